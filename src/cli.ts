@@ -1,0 +1,179 @@
+// The command line: `serve` (the HTTP server), with `bench` and `convert` dispatched to their modules.
+// Every option comes from a flag or a TERNARY_* environment variable, validated by one zod schema.
+import { existsSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { z } from "zod";
+import { EngineHost } from "./engine/engine-host.ts";
+import { createApp } from "./server/app.ts";
+
+const root = join(import.meta.dir, "..");
+export const DEFAULT_MODEL = join(root, "models", "default.gguf");
+
+const serveSchema = z.object({
+  engine: z.enum(["native", "llama"]),
+  model: z.string().min(1),
+  "model-id": z.string().min(1).max(256).optional(),
+  host: z.string().min(1),
+  port: z.coerce.number().int().min(0).max(65535),
+  ctx: z.coerce.number().int().min(16).max(1 << 20),
+  batch: z.coerce.number().int().min(1).max(8192),
+  parallel: z.coerce.number().int().min(1).max(256),
+  threads: z.coerce.number().int().min(1).max(1024),
+  queue: z.coerce.number().int().min(0).max(100000),
+  "queue-timeout": z.coerce.number().min(0.1).max(86400),
+  "max-tokens": z.coerce.number().int().min(1).max(1 << 20),
+  "body-limit": z.coerce.number().int().min(1024).max(1 << 30),
+});
+export type ServeConfig = z.infer<typeof serveSchema>;
+
+const DEFAULTS: Record<keyof ServeConfig, string | undefined> = {
+  engine: "llama",
+  model: DEFAULT_MODEL,
+  "model-id": undefined,
+  host: "127.0.0.1",
+  port: "30000",
+  ctx: "4096",
+  batch: "512",
+  parallel: "4",
+  threads: String(navigator.hardwareConcurrency || 2),
+  queue: "64",
+  "queue-timeout": "600",
+  "max-tokens": "512",
+  "body-limit": String(4 << 20),
+};
+
+const HELP: Record<keyof ServeConfig, string> = {
+  engine: "inference engine: native (our kernels) or llama (llama.cpp)",
+  model: "GGUF model file (default: the embedded model, models/default.gguf)",
+  "model-id": "name clients use in `model` (default: the file name without .gguf)",
+  host: "address to bind (127.0.0.1 keeps the server local)",
+  port: "TCP port",
+  ctx: "context length per sequence, tokens",
+  batch: "most tokens in one forward pass",
+  parallel: "sequences decoded together (continuous batching)",
+  threads: "CPU threads for the engine",
+  queue: "requests that may wait for a free sequence before 429",
+  "queue-timeout": "seconds a request may wait in the queue before 503",
+  "max-tokens": "default max_tokens when a request gives none",
+  "body-limit": "largest request body, bytes",
+};
+
+export class CliError extends Error {}
+
+function envName(key: string): string {
+  return `TERNARY_${key.toUpperCase().replaceAll("-", "_")}`;
+}
+
+/** `--key value`, `--key=value`; flags override TERNARY_* variables, which override defaults. */
+export function parseServeArgs(argv: string[], env: Record<string, string | undefined> = process.env): ServeConfig {
+  const raw: Record<string, string | undefined> = {};
+  for (const k of Object.keys(DEFAULTS)) raw[k] = env[envName(k)] ?? DEFAULTS[k as keyof ServeConfig];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("--")) throw new CliError(`unexpected argument '${a}'`);
+    const eq = a.indexOf("=");
+    const k = eq > 0 ? a.slice(2, eq) : a.slice(2);
+    if (!(k in DEFAULTS)) throw new CliError(`unknown option --${k} (see --help)`);
+    const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (v === undefined) throw new CliError(`--${k} needs a value`);
+    raw[k] = v;
+  }
+  const r = serveSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new CliError(`--${String(issue.path[0])}: ${issue.message} (got '${raw[String(issue.path[0])]}')`);
+  }
+  return r.data;
+}
+
+export function serveHelp(): string {
+  const lines = ["usage: bun run serve [options]", "", "options (each also from the environment variable shown):"];
+  for (const k of Object.keys(HELP) as (keyof ServeConfig)[]) {
+    const d = DEFAULTS[k] === undefined ? "" : ` [default: ${DEFAULTS[k]}]`;
+    lines.push(`  --${k.padEnd(14)} ${HELP[k]}${d}  (${envName(k)})`);
+  }
+  return lines.join("\n");
+}
+
+async function serve(argv: string[]): Promise<void> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(serveHelp());
+    return;
+  }
+  const cfg = parseServeArgs(argv);
+  if (!existsSync(cfg.model) || !statSync(cfg.model).isFile()) {
+    throw new CliError(
+      cfg.model === DEFAULT_MODEL
+        ? `the embedded default model (${cfg.model}) is not in this checkout yet; pass --model PATH to a GGUF file`
+        : `model file not found: ${cfg.model}`,
+    );
+  }
+  const modelId = cfg["model-id"] ?? basename(cfg.model).replace(/\.gguf$/i, "");
+  const host = new EngineHost({
+    engine: cfg.engine,
+    model: cfg.model,
+    nCtx: cfg.ctx,
+    nBatch: cfg.batch,
+    nParallel: cfg.parallel,
+    threads: cfg.threads,
+    queueLimit: cfg.queue,
+    queueTimeoutMs: cfg["queue-timeout"] * 1000,
+  });
+  const app = createApp({ client: host, modelId, defaults: { maxTokens: cfg["max-tokens"], dlm: null }, bodyLimit: cfg["body-limit"] });
+  const server = Bun.serve({
+    hostname: cfg.host,
+    port: cfg.port,
+    fetch: app.fetch,
+    // Streams may be silent for long prefills; SSE keep-alives and our own timeouts govern instead.
+    idleTimeout: 0,
+    maxRequestBodySize: cfg["body-limit"],
+  });
+  console.error(`[serve] listening on http://${server.hostname}:${server.port} (engine ${cfg.engine}); loading ${cfg.model}`);
+  const t0 = performance.now();
+  try {
+    const info = await host.ready();
+    console.error(
+      `[serve] model '${modelId}' ready in ${((performance.now() - t0) / 1000).toFixed(2)} s: ${info.arch} ${info.format}, ` +
+        `${info.nLayers} layers, ctx ${info.nCtx}, ${cfg.parallel} parallel`,
+    );
+  } catch (e) {
+    console.error(`[serve] error: could not load the model: ${(e as Error).message}`);
+    server.stop(true);
+    await host.close();
+    process.exit(1);
+  }
+  const shutdown = async (sig: string) => {
+    console.error(`[serve] ${sig}: shutting down`);
+    server.stop(false);
+    await host.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  switch (cmd) {
+    case "serve":
+      return serve(rest);
+    case undefined:
+    case "--help":
+    case "-h":
+      console.log("usage: bun run serve|bench|convert [options]; `bun run serve --help` for the server's options");
+      return;
+    default:
+      throw new CliError(`'${cmd}' is not available yet (known: serve)`);
+  }
+}
+
+if (import.meta.main) {
+  main().catch((e) => {
+    if (e instanceof CliError) {
+      console.error(`error: ${e.message}`);
+      process.exit(2);
+    }
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,49 @@
+// POST /v1/completions: plain text (or token ids) in, continuation out.
+import type { Hono } from "hono";
+import type { AppEnv, AppOptions } from "../app.ts";
+import { checkModel, readJson } from "../app.ts";
+import { respond, samplingFrom, stopsFrom, type Shape } from "../respond.ts";
+import { completionRequest } from "../schemas.ts";
+import { dlmFrom, requireInfo } from "./common.ts";
+
+const completionShape: Shape = {
+  object: "text_completion",
+  chunkObject: "text_completion",
+  idPrefix: "cmpl",
+  choice: (text, finish, logprobs) => ({ index: 0, text, logprobs: logprobs ? legacyLogprobs(logprobs) : null, finish_reason: finish }),
+  delta: (text, _first, logprobs) => ({ index: 0, text, logprobs: logprobs ? legacyLogprobs(logprobs) : null, finish_reason: null }),
+  finish: (finish) => ({ index: 0, text: "", logprobs: null, finish_reason: finish }),
+};
+
+/** The legacy completions logprobs object (parallel arrays). */
+function legacyLogprobs(l: { token: string; logprob: number; topLogprobs: { token: string; logprob: number }[] }[]) {
+  return {
+    tokens: l.map((x) => x.token),
+    token_logprobs: l.map((x) => x.logprob),
+    top_logprobs: l.map((x) => Object.fromEntries(x.topLogprobs.map((t) => [t.token, t.logprob]))),
+    text_offset: l.reduce<number[]>((acc, x, i) => (acc.push(i === 0 ? 0 : acc[i - 1] + l[i - 1].token.length), acc), []),
+  };
+}
+
+export function completionRoutes(app: Hono<AppEnv>, o: AppOptions): void {
+  app.post("/v1/completions", async (c) => {
+    const body = completionRequest.parse(await readJson(c.req.raw, o.bodyLimit));
+    checkModel(body.model, o.modelId);
+    const info = requireInfo(o);
+    const p = body.prompt;
+    const prompt =
+      typeof p === "string" || typeof p[0] === "string"
+        ? { text: typeof p === "string" ? p : (p[0] as string), addSpecial: info.addBos, parseSpecial: true }
+        : { tokens: p as number[] };
+    const job = {
+      prompt,
+      maxTokens: body.max_tokens ?? o.defaults.maxTokens,
+      stop: stopsFrom(body),
+      sampling: samplingFrom(body),
+      logprobs: body.logprobs ?? null,
+      dlm: dlmFrom(body.dlm, o),
+      ignoreEos: body.ignore_eos ?? false,
+    };
+    return respond(c, o.client, o.modelId, job, completionShape, body.stream ?? false, body.stream_options?.include_usage ?? false);
+  });
+}

@@ -52,7 +52,8 @@ switch (command) {
     process.exit(run(bun, [join(root, "scripts", "setup.ts"), ...args]));
   case "test":
     ensureNative();
-    process.exit(run(bun, ["test", ...args]));
+    // Integration tests load models and start servers: a generous per-test timeout (bun's is 5 s).
+    process.exit(run(bun, ["test", "--timeout", "180000", ...(args.length ? args : ["./src", "./test", "./scripts"])]));
   case "typecheck":
     process.exit(run(join(root, "node_modules", ".bin", "tsc"), ["-p", root]));
   case "fixtures":

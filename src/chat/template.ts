@@ -30,7 +30,7 @@ export interface RenderChatOptions {
   addGenerationPrompt: boolean;
   /** OpenAI-style tool definitions, passed to the template as `tools` (null when absent). */
   tools?: unknown[];
-  /** More template variables (e.g. `date_string`); they cannot override the ones above. */
+  /** More template variables (e.g. `date_string`); they cannot override the ones above or the globals. */
   extra?: Record<string, unknown>;
 }
 
@@ -56,12 +56,47 @@ export class ChatTemplateError extends Error {
 export const DEFAULT_CHAT_TEMPLATE =
   "{{ bos_token }}" +
   "{% for message in messages %}" +
-  "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}" +
+  "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}" +
+  "{% if message['content'] is not none %}{{ message['content'] | trim }}{% endif %}" +
+  "{{ '<|eot_id|>' }}" +
   "{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
 
+/**
+ * The layout BitNet b1.58 2B-4T was tuned on ("User: …<|eot_id|>Assistant: "), for callers that
+ * must replace a missing or unusable template on that model; not used unless passed in.
+ */
+export const BITNET_CHAT_TEMPLATE =
+  "{% for message in messages %}" +
+  "{% if loop.first %}{{ bos_token }}{% endif %}" +
+  "{% if message['role'] == 'system' %}{{ 'System: ' + message['content'] + '<|eot_id|>' }}" +
+  "{% elif message['role'] == 'user' %}{{ 'User: ' + message['content'] + '<|eot_id|>' }}" +
+  "{% elif message['role'] == 'assistant' %}{{ 'Assistant: ' + message['content'] + '<|eot_id|>' }}" +
+  "{% endif %}" +
+  "{% endfor %}" +
+  "{% if add_generation_prompt %}{{ 'Assistant: ' }}{% endif %}";
+
 /** Thrown by our `raise_exception`, so its message is told apart from interpreter errors. */
 class TemplateRaised extends Error {}
+
+/**
+ * The library declares its own `raise_exception` (throwing a plain Error, like every interpreter
+ * error) and refuses a second declaration, so calls in the template are renamed to ours at compile.
+ */
+const RAISE = "__chat_raise_exception";
+
+/** Renames every Identifier `from` in a parsed template to `to` (the AST is plain nested objects). */
+function renameIdentifier(node: unknown, from: string, to: string, seen = new Set<object>()): void {
+  if (node === null || typeof node !== "object" || seen.has(node)) return;
+  seen.add(node);
+  if (Array.isArray(node)) {
+    for (const child of node) renameIdentifier(child, from, to, seen);
+    return;
+  }
+  const rec = node as Record<string, unknown>;
+  if (rec.type === "Identifier" && rec.value === from) rec.value = to;
+  for (const key of Object.keys(rec)) renameIdentifier(rec[key], from, to, seen);
+}
 
 /** Parsed templates by source: a process serves one model, so this stays tiny, and parsing is not free. */
 const compiled = new Map<string, Template>();
@@ -76,6 +111,7 @@ function compile(source: string): Template {
   } catch (err) {
     throw new ChatTemplateError("parse", `chat template does not parse: ${messageOf(err)}`, { cause: err });
   }
+  renameIdentifier(template.parsed, "raise_exception", RAISE);
   if (compiled.size >= COMPILED_MAX) compiled.delete(compiled.keys().next().value!);
   compiled.set(source, template);
   return template;
@@ -88,18 +124,25 @@ function compile(source: string): Template {
  * content are joined with "\n" (most templates expect a string), and a null content becomes "" unless
  * the message carries tool calls (templates test `content is none` there). `tool_calls` pass through
  * unchanged, with `function.arguments` as the JSON string OpenAI sends.
+ *
+ * The text begins with `bos_token` when the template writes it (most do, the fallback too), so
+ * tokenize it with `addSpecial: false, parseSpecial: true`, or BOS is doubled.
  */
-export function renderChat(template: string | null, messages: ChatMessage[], opts: RenderChatOptions): string {
+export function renderChat(
+  template: string | null,
+  messages: ChatMessage[],
+  opts: RenderChatOptions,
+): string {
   const compiledTemplate = compile(template ?? DEFAULT_CHAT_TEMPLATE);
   const vars: Record<string, unknown> = {
-    ...opts.extra,
+    ...withoutGlobals(opts.extra),
     messages: messages.map(adaptMessage),
     bos_token: opts.bosToken,
     eos_token: opts.eosToken,
     add_generation_prompt: opts.addGenerationPrompt,
     // transformers passes tools=None when there are none; templates test `tools is not none`.
     tools: opts.tools ?? null,
-    raise_exception: (message: unknown) => {
+    [RAISE]: (message: unknown) => {
       throw new TemplateRaised(String(message));
     },
   };
@@ -107,15 +150,35 @@ export function renderChat(template: string | null, messages: ChatMessage[], opt
     return compiledTemplate.render(vars);
   } catch (err) {
     if (err instanceof TemplateRaised) throw new ChatTemplateError("raised", err.message, { cause: err });
-    throw new ChatTemplateError("render", `chat template failed to render: ${messageOf(err)}`, { cause: err });
+    const message = `chat template failed to render: ${messageOf(err)}`;
+    throw new ChatTemplateError("render", message, { cause: err });
   }
+}
+
+/** The library's own globals: declaring one again is an error, so extra variables may not. */
+const LIBRARY_GLOBALS = new Set([
+  "raise_exception",
+  "range",
+  "strftime_now",
+  "namespace",
+  "true",
+  "false",
+  "none",
+  "True",
+  "False",
+  "None",
+]);
+
+function withoutGlobals(extra: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (extra === undefined) return {};
+  return Object.fromEntries(Object.entries(extra).filter(([key]) => !LIBRARY_GLOBALS.has(key)));
 }
 
 function adaptMessage(msg: ChatMessage): Record<string, unknown> {
   let content: string | null;
   if (msg.content === null || msg.content === undefined) content = msg.tool_calls !== undefined ? null : "";
   else if (typeof msg.content === "string") content = msg.content;
-  else content = msg.content.map((part) => part.text).join("\n");
+  else content = msg.content.filter((part) => part.type === "text").map((part) => part.text).join("\n");
   const out: Record<string, unknown> = { role: msg.role, content };
   if (msg.name !== undefined) out.name = msg.name;
   if (msg.tool_calls !== undefined) out.tool_calls = msg.tool_calls;

@@ -1,6 +1,8 @@
 // Token sampling from one row of logits: logit bias, penalties, top-k / top-p / min-p, temperature
 // and a seeded draw (llama.cpp's chain and order), plus log-probabilities for the `logprobs` feature.
 
+import { expNeg } from "./fast-exp.ts";
+import { gatherAbove, keepAbove, sortRange } from "./rank.ts";
 import { randomSeed, Rng } from "./rng.ts";
 
 export interface SamplingParams {
@@ -40,20 +42,80 @@ export const defaultSampling: SamplingParams = Object.freeze({
   logitBias: null,
 });
 
-/** At or below this temperature sampling is greedy (llama.cpp treats temp ≤ 0 so; tiny temps overflow exp). */
+/** At or below this temperature sampling is greedy (llama.cpp: temp ≤ 0; tiny temps overflow exp). */
 export const GREEDY_TEMPERATURE = 1e-5;
 
-/** First candidate count tried when top-p is searched by partial selection (llama.cpp uses 256 too). */
-const TOP_P_FIRST_K = 256;
+/**
+ * Histogram for the prefix filters: LAST_BIN equal bins over the distance below the max, spanning
+ * the row's range clamped to [MIN_BIN_RANGE, MAX_BIN_RANGE] logit units; the last bin collects
+ * anything farther (beyond 64 units a token's probability is < e^-64 of the max's).
+ */
+const N_BINS = 2049;
+const LAST_BIN = N_BINS - 1;
+const MIN_BIN_RANGE = 1e-3;
+const MAX_BIN_RANGE = 64;
+
+/**
+ * Buffers one call of `sample` works in. Sampling is synchronous, so every Sampler of a thread with
+ * the same vocabulary shares one set: 3 MiB for 128k tokens, not 3 MiB per running request.
+ */
+class Scratch {
+  readonly work: Float32Array; // (nVocab) logits after bias and penalties
+  readonly idx: Int32Array; // (nVocab) candidate token ids
+  readonly prob: Float64Array; // (nVocab) unnormalised candidate weights
+  readonly tmp: Int32Array; // (nVocab) ids of the cut bin while idx is being compacted
+  readonly counts: Int32Array; // (nVocab) per-token occurrences, all zero between calls
+  readonly binCount = new Int32Array(N_BINS); // tokens per distance-below-max bin
+  readonly binMass = new Float64Array(N_BINS); // Σ exp(logit − max) per bin
+
+  constructor(nVocab: number) {
+    this.work = new Float32Array(nVocab);
+    this.idx = new Int32Array(nVocab);
+    this.prob = new Float64Array(nVocab);
+    this.tmp = new Int32Array(nVocab);
+    this.counts = new Int32Array(nVocab);
+  }
+}
+
+const scratchByVocab = new Map<number, Scratch>();
+
+function scratchFor(nVocab: number): Scratch {
+  let s = scratchByVocab.get(nVocab);
+  if (s === undefined) {
+    s = new Scratch(nVocab);
+    scratchByVocab.set(nVocab, s);
+  }
+  return s;
+}
 
 export interface TokenLogprob {
   token: number;
   logprob: number;
 }
 
+export interface Confidence {
+  /** The argmax (lowest id on ties). */
+  token: number;
+  /** Its softmax probability. */
+  prob: number;
+  /** p(top1) − p(top2). */
+  margin: number;
+}
+
+const NUMERIC_PARAMS = [
+  "temperature",
+  "topK",
+  "topP",
+  "minP",
+  "repeatPenalty",
+  "repeatLastN",
+  "presencePenalty",
+  "frequencyPenalty",
+] as const;
+
 /**
- * One sampler per sequence: it owns the PRNG (so a seed replays a whole generation) and scratch
- * buffers sized to the vocabulary, so `sample` allocates nothing.
+ * One sampler per sequence: it owns the PRNG (so a seed replays a whole generation); the scratch
+ * buffers sized to the vocabulary are shared per thread, so `sample` allocates nothing.
  *
  * The chain, in llama.cpp's order (common/common.h defaults): logit bias → repetition penalty →
  * frequency/presence penalties → top-k → top-p → min-p → temperature → draw. Filtering before
@@ -66,28 +128,32 @@ export class Sampler {
   readonly seed: number;
 
   private readonly rng: Rng;
-  private readonly work: Float32Array; // (nVocab) logits after bias and penalties
-  private readonly idx: Int32Array; // (nVocab) candidate token ids
-  private readonly prob: Float64Array; // (nVocab) unnormalised candidate weights
-  private readonly counts: Int32Array; // (nVocab) per-token occurrences, zero between calls
+  private readonly s: Scratch;
   /** Outputs of `filter` for the row in `work`: its max logit and argmax. */
   private maxLogit = -Infinity;
   private best = 0;
+  /** Histogram bins per logit unit for the current row (set by `filter`). */
+  private binScale = LAST_BIN / MAX_BIN_RANGE;
+  /** Output of `splitAtBin`: how many ids of the cut bin follow the front. */
+  private cutBinLength = 0;
 
   constructor(params: SamplingParams, nVocab: number) {
-    if (!Number.isInteger(nVocab) || nVocab < 1) throw new RangeError(`nVocab must be a positive integer, got ${nVocab}`);
-    for (const key of ["temperature", "topK", "topP", "minP", "repeatPenalty", "repeatLastN", "presencePenalty", "frequencyPenalty"] as const) {
-      if (!Number.isFinite(params[key])) throw new RangeError(`sampling parameter ${key} must be finite, got ${params[key]}`);
+    if (!Number.isInteger(nVocab) || nVocab < 1) {
+      throw new RangeError(`nVocab must be a positive integer, got ${nVocab}`);
     }
-    if (params.repeatPenalty <= 0) throw new RangeError(`repeatPenalty must be > 0, got ${params.repeatPenalty}`);
+    for (const key of NUMERIC_PARAMS) {
+      if (!Number.isFinite(params[key])) {
+        throw new RangeError(`sampling parameter ${key} must be finite, got ${params[key]}`);
+      }
+    }
+    if (params.repeatPenalty <= 0) {
+      throw new RangeError(`repeatPenalty must be > 0, got ${params.repeatPenalty}`);
+    }
     this.params = { ...params };
     this.nVocab = nVocab;
     this.seed = params.seed ?? randomSeed();
     this.rng = new Rng(this.seed);
-    this.work = new Float32Array(nVocab);
-    this.idx = new Int32Array(nVocab);
-    this.prob = new Float64Array(nVocab);
-    this.counts = new Int32Array(nVocab);
+    this.s = scratchFor(nVocab);
   }
 
   /** Picks the next token from one row of logits (read only; at least nVocab long). */
@@ -95,23 +161,23 @@ export class Sampler {
     const n = this.filter(logits, history);
     if (n === 0) return this.best;
     const V = this.nVocab;
-    const w = this.work;
-    const idx = this.idx;
+    const w = this.s.work;
+    const idx = this.s.idx;
     const m = this.maxLogit;
 
     // Temperature last; the max logit m always survives the filters, so exp never overflows.
     const invT = 1 / this.params.temperature;
-    const prob = this.prob;
+    const prob = this.s.prob;
     let sum = 0;
     if (n < 0) {
       for (let i = 0; i < V; i++) {
-        const e = Math.exp((w[i]! - m) * invT);
+        const e = expNeg((w[i]! - m) * invT);
         prob[i] = e;
         sum += e;
       }
     } else {
       for (let i = 0; i < n; i++) {
-        const e = Math.exp((w[idx[i]!]! - m) * invT);
+        const e = expNeg((w[idx[i]!]! - m) * invT);
         prob[i] = e;
         sum += e;
       }
@@ -136,18 +202,23 @@ export class Sampler {
   candidates(logits: Float32Array, history: ArrayLike<number>): number[] {
     const n = this.filter(logits, history);
     if (n === 0) return [this.best];
-    const ids = n < 0 ? Array.from({ length: this.nVocab }, (_, i) => i) : Array.from(this.idx.subarray(0, n));
-    return ids.filter((t) => this.work[t]! > -Infinity).sort((a, b) => a - b);
+    const ids = n < 0 ? [...Array(this.nVocab).keys()] : Array.from(this.s.idx.subarray(0, n));
+    return ids.filter((t) => this.s.work[t]! > -Infinity).sort((a, b) => a - b);
   }
 
   /**
    * Runs bias, penalties and the filters into the scratch buffers. Returns 0 for greedy (the answer
    * is `best`), −1 when every token stays a candidate, else n with the candidates in idx[0, n).
+   *
+   * Every filter keeps a prefix of the tokens ranked by logit, so nothing is fully sorted: a pass
+   * histograms the tokens by distance below the max (counts for top-k, probability mass for top-p);
+   * the bin where the prefix ends is found from the histogram; tokens in earlier bins are kept as a
+   * whole and only that one bin is sorted to place the exact cut. O(V) plus a sort of one bin.
    */
   private filter(logits: Float32Array, history: ArrayLike<number>): number {
     const V = this.nVocab;
     const p = this.params;
-    const w = this.work;
+    const w = this.s.work;
     if (logits.length < V) throw new RangeError(`logits row has ${logits.length} entries, expected ${V}`);
     w.set(logits.length === V ? logits : logits.subarray(0, V));
     this.applyBias();
@@ -155,6 +226,7 @@ export class Sampler {
 
     // NaN would poison every comparison and sum below: treat it as "impossible".
     let m = -Infinity;
+    let lo = Infinity;
     let best = 0;
     for (let i = 0; i < V; i++) {
       const x = w[i]!;
@@ -163,9 +235,11 @@ export class Sampler {
         m = x;
         best = i;
       }
+      if (x < lo && x > -Infinity) lo = x;
     }
     this.maxLogit = m;
     this.best = best;
+    this.setBinScale(m, lo);
     if (p.temperature <= GREEDY_TEMPERATURE || p.topK === 1 || m === -Infinity) return 0;
 
     const useTopK = p.topK > 0 && p.topK < V;
@@ -173,46 +247,94 @@ export class Sampler {
     const useMinP = p.minP > 0;
     // p_i ≥ minP·p_max ⇔ logit_i ≥ max + ln(minP); minP is capped at 1 so the max always survives.
     const minPThreshold = m + Math.log(Math.min(p.minP, 1));
-    const idx = this.idx;
-    let n: number; // candidates are idx[0, n); -1: every token, idx untouched
+    if (!useTopK && !useTopP) return useMinP ? gatherAbove(this.s.idx, w, V, minPThreshold) : -1;
 
-    if (useTopK) {
-      for (let i = 0; i < V; i++) idx[i] = i;
-      selectTop(idx, w, V, p.topK);
-      n = p.topK;
-      if (useTopP) {
-        // top-p renormalises over what top-k left (llama.cpp's softmax over the current candidates).
-        let z = 0;
-        for (let i = 0; i < n; i++) z += Math.exp(w[idx[i]!]! - m);
-        sortRange(idx, w, 0, n - 1);
-        n = topPCut(idx, w, n, m, z, p.topP) || n;
-      }
-      if (useMinP) n = minPFilter(idx, w, n, minPThreshold);
-    } else if (useTopP) {
-      let z = 0;
-      for (let i = 0; i < V; i++) z += Math.exp(w[i]! - m);
-      // min-p keeps a prefix of the sorted order too, so applying it first only shortens the search.
-      n = useMinP ? gatherAbove(idx, w, V, minPThreshold) : fillIdentity(idx, V);
-      // The top-p set is usually small: select and sort a few hundred, widen only when p is not reached.
-      let k = Math.min(n, TOP_P_FIRST_K);
-      for (;;) {
-        if (k < n) selectTop(idx, w, n, k);
-        sortRange(idx, w, 0, k - 1);
-        const cut = topPCut(idx, w, k, m, z, p.topP);
-        if (cut > 0) {
-          n = cut;
-          break;
-        }
-        if (k === n) break; // rounding kept the sum under p, or min-p's prefix is the shorter one
-        k = Math.min(n, k * 4);
-      }
-    } else if (useMinP) {
-      n = gatherAbove(idx, w, V, minPThreshold);
-    } else {
-      n = -1;
-    }
-
+    let n = useTopK ? this.topKSet(w, m, p.topK) : -1;
+    // top-p renormalises over what top-k left (llama.cpp's softmax over the current candidates).
+    if (useTopP) n = this.topPSet(w, m, n, p.topP);
+    // min-p comes last and keeps a prefix too, so on the kept set it is a plain threshold.
+    if (useMinP) n = keepAbove(this.s.idx, w, n, minPThreshold);
     return n;
+  }
+
+  /** Spreads the histogram over the row's actual range, so a flat row does not pile into a few bins. */
+  private setBinScale(max: number, min: number): void {
+    this.binScale = LAST_BIN / Math.min(Math.max(max - min, MIN_BIN_RANGE), MAX_BIN_RANGE);
+  }
+
+  /** Puts the k best-ranked ids of `w` (max m) in idx[0, k), unsorted; returns k. */
+  private topKSet(w: Float32Array, m: number, k: number): number {
+    const V = this.nVocab;
+    const binCount = this.s.binCount;
+    const scale = this.binScale;
+    binCount.fill(0);
+    for (let i = 0; i < V; i++) {
+      const d = (m - w[i]!) * scale;
+      binCount[d < LAST_BIN ? d | 0 : LAST_BIN]++;
+    }
+    let before = 0; // tokens in bins before the cut bin: all kept
+    let cutBin = 0;
+    while (cutBin < LAST_BIN && before + binCount[cutBin]! < k) before += binCount[cutBin++]!;
+    const front = this.splitAtBin(w, m, -1, cutBin);
+    return front + Math.min(k - front, this.cutBinLength);
+  }
+
+  /**
+   * Keeps the shortest best-ranked prefix of the candidates (idx[0, n), or every token when n < 0)
+   * whose probability, normalised over those candidates, reaches p. Returns the new n (≥ 1).
+   */
+  private topPSet(w: Float32Array, m: number, n: number, p: number): number {
+    const idx = this.s.idx;
+    const binMass = this.s.binMass;
+    const scale = this.binScale;
+    binMass.fill(0);
+    let z = 0;
+    const count = n < 0 ? this.nVocab : n;
+    for (let j = 0; j < count; j++) {
+      const x = w[n < 0 ? j : idx[j]!]!;
+      const e = expNeg(x - m);
+      const d = (m - x) * scale;
+      binMass[d < LAST_BIN ? d | 0 : LAST_BIN] += e;
+      z += e;
+    }
+    const target = p * z;
+    let cum = 0; // mass of the bins before the cut bin: all kept
+    let cutBin = 0;
+    while (cutBin < LAST_BIN && cum + binMass[cutBin]! < target) cum += binMass[cutBin++]!;
+    const front = this.splitAtBin(w, m, n, cutBin);
+    const end = front + this.cutBinLength;
+    for (let j = front; j < end; j++) {
+      cum += expNeg(w[idx[j]!]! - m);
+      if (cum >= target) return j + 1;
+    }
+    // Summed in another order the bin fell a rounding error short of p: the whole bin is the answer.
+    return end;
+  }
+
+  /**
+   * Rewrites idx as [ids in bins before cutBin, in source order | ids in cutBin, sorted best first],
+   * dropping later bins. The source is every token (n < 0) or idx[0, n) itself, compacted in place.
+   * Returns the front length; the cut bin's length goes to `cutBinLength`. Bins are computed exactly
+   * as in the histogram passes, so both agree on which side of a bin edge each token falls.
+   */
+  private splitAtBin(w: Float32Array, m: number, n: number, cutBin: number): number {
+    const idx = this.s.idx;
+    const tmp = this.s.tmp;
+    const scale = this.binScale;
+    const count = n < 0 ? this.nVocab : n;
+    let front = 0;
+    let inBin = 0;
+    for (let j = 0; j < count; j++) {
+      const i = n < 0 ? j : idx[j]!;
+      const d = (m - w[i]!) * scale;
+      const b = d < LAST_BIN ? d | 0 : LAST_BIN;
+      if (b < cutBin) idx[front++] = i;
+      else if (b === cutBin) tmp[inBin++] = i;
+    }
+    idx.set(tmp.subarray(0, inBin), front);
+    sortRange(idx, w, front, front + inBin - 1);
+    this.cutBinLength = inBin;
+    return front;
   }
 
   /** The k most likely tokens of the model's own distribution (raw logits), most likely first. */
@@ -220,11 +342,20 @@ export class Sampler {
     const V = this.nVocab;
     const kk = Math.min(Math.max(0, Math.floor(k)), V);
     if (kk === 0) return [];
-    const logZ = logSumExp(logits, V);
-    const idx = this.idx;
-    fillIdentity(idx, V);
-    if (kk < V) selectTop(idx, logits, V, kk);
-    sortRange(idx, logits, 0, kk - 1);
+    const row = logits.length === V ? logits : logits.subarray(0, V);
+    let m = -Infinity;
+    let lo = Infinity;
+    for (let i = 0; i < V; i++) {
+      const x = row[i]!;
+      if (x > m) m = x;
+      if (x < lo && x > -Infinity) lo = x;
+    }
+    if (m === -Infinity || m === Infinity) throw new RangeError("logits row has no finite maximum");
+    this.setBinScale(m, lo);
+    const logZ = logSumExp(row, V);
+    const idx = this.s.idx;
+    this.topKSet(row, m, kk);
+    sortRange(idx, row, 0, kk - 1);
     const out: TokenLogprob[] = new Array(kk);
     for (let i = 0; i < kk; i++) out[i] = { token: idx[i]!, logprob: logits[idx[i]!]! - logZ };
     return out;
@@ -232,14 +363,16 @@ export class Sampler {
 
   /** log p(token) under the model's own distribution (raw logits). */
   logprobOf(logits: Float32Array, token: number): number {
-    if (!Number.isInteger(token) || token < 0 || token >= this.nVocab) throw new RangeError(`token ${token} outside the vocabulary`);
+    if (!Number.isInteger(token) || token < 0 || token >= this.nVocab) {
+      throw new RangeError(`token ${token} outside the vocabulary`);
+    }
     return logits[token]! - logSumExp(logits, this.nVocab);
   }
 
   private applyBias(): void {
     const bias = this.params.logitBias;
     if (bias === null) return;
-    const w = this.work;
+    const w = this.s.work;
     for (const [token, b] of bias) {
       if (token >= 0 && token < this.nVocab) w[token] = w[token]! + b;
     }
@@ -253,8 +386,8 @@ export class Sampler {
   private applyPenalties(history: ArrayLike<number>): void {
     const p = this.params;
     const V = this.nVocab;
-    const w = this.work;
-    const counts = this.counts;
+    const w = this.s.work;
+    const counts = this.s.counts;
     const len = history.length;
     if (p.repeatPenalty !== 1 && p.repeatLastN !== 0) {
       const from = p.repeatLastN < 0 ? 0 : Math.max(0, len - p.repeatLastN);
@@ -291,7 +424,7 @@ export class Sampler {
  * The argmax of a row, its softmax probability and the margin p(top1) − p(top2): the confidence
  * signal block diffusion uses to pick which masked positions to commit. Ties go to the lowest id.
  */
-export function softmaxConfidence(logits: Float32Array, nVocab: number): { token: number; prob: number; margin: number } {
+export function softmaxConfidence(logits: Float32Array, nVocab: number): Confidence {
   let m1 = -Infinity;
   let m2 = -Infinity;
   let token = 0;
@@ -307,13 +440,11 @@ export function softmaxConfidence(logits: Float32Array, nVocab: number): { token
   }
   if (m1 === -Infinity) return { token: 0, prob: 1 / nVocab, margin: 0 };
   let z = 0;
-  for (let i = 0; i < nVocab; i++) z += Math.exp(logits[i]! - m1);
+  for (let i = 0; i < nVocab; i++) z += expNeg(logits[i]! - m1);
   const prob = 1 / z; // exp(m1 − m1) / z
-  const prob2 = Math.exp(m2 - m1) / z; // 0 when nVocab is 1 (m2 = −∞)
+  const prob2 = expNeg(m2 - m1) / z; // 0 when nVocab is 1 (m2 = −∞)
   return { token, prob, margin: prob - prob2 };
 }
-
-// ── selection helpers over index arrays keyed by logits ──────────────────────────────────────────
 
 /** Max-subtracted log Σ exp: finite for any finite row, the basis of every log-probability. */
 function logSumExp(logits: Float32Array, n: number): number {
@@ -321,127 +452,6 @@ function logSumExp(logits: Float32Array, n: number): number {
   for (let i = 0; i < n; i++) if (logits[i]! > m) m = logits[i]!;
   if (m === -Infinity || m === Infinity) return m;
   let s = 0;
-  for (let i = 0; i < n; i++) s += Math.exp(logits[i]! - m);
+  for (let i = 0; i < n; i++) s += expNeg(logits[i]! - m);
   return m + Math.log(s);
-}
-
-function fillIdentity(idx: Int32Array, n: number): number {
-  for (let i = 0; i < n; i++) idx[i] = i;
-  return n;
-}
-
-/** Writes the ids whose logit is ≥ threshold to idx, returns how many (never fewer than the max). */
-function gatherAbove(idx: Int32Array, w: Float32Array, V: number, threshold: number): number {
-  let n = 0;
-  for (let i = 0; i < V; i++) if (w[i]! >= threshold) idx[n++] = i;
-  return n;
-}
-
-/** Keeps idx[0, n) entries whose logit is ≥ threshold, in order; at least one survives. */
-function minPFilter(idx: Int32Array, w: Float32Array, n: number, threshold: number): number {
-  let k = 0;
-  for (let i = 0; i < n; i++) if (w[idx[i]!]! >= threshold) idx[k++] = idx[i]!;
-  return k > 0 ? k : 1;
-}
-
-/**
- * On idx[0, k) sorted best-first: the length of the shortest prefix whose probability (exp(w − m) / z)
- * reaches p (≥ 1: llama.cpp's min_keep), or 0 when these k do not reach it.
- */
-function topPCut(idx: Int32Array, w: Float32Array, k: number, m: number, z: number, p: number): number {
-  let cum = 0;
-  for (let i = 0; i < k; i++) {
-    cum += Math.exp(w[idx[i]!]! - m) / z;
-    if (cum >= p) return i + 1;
-  }
-  return 0;
-}
-
-/**
- * "a ranks before b": higher logit first, then lower id, a strict total order so selection and
- * sorting are deterministic and greedy ties agree with argmax.
- */
-function before(w: Float32Array, a: number, b: number): boolean {
-  const wa = w[a]!;
-  const wb = w[b]!;
-  return wa > wb || (wa === wb && a < b);
-}
-
-/**
- * Quickselect (Hoare partition, median-of-three): rearranges idx[0, n) so idx[0, k) are the k
- * best-ranked ids, in no particular order. O(n) expected, no allocation.
- */
-function selectTop(idx: Int32Array, w: Float32Array, n: number, k: number): void {
-  let lo = 0;
-  let hi = n - 1;
-  const target = k - 1; // the slot that must end up holding the k-th best
-  while (hi > lo) {
-    const pivot = medianOfThree(idx, w, lo, (lo + hi) >>> 1, hi);
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (before(w, idx[i]!, pivot)) i++;
-      while (before(w, pivot, idx[j]!)) j--;
-      if (i <= j) {
-        const t = idx[i]!;
-        idx[i] = idx[j]!;
-        idx[j] = t;
-        i++;
-        j--;
-      }
-    }
-    // Now idx[lo, j] rank ≤ pivot, idx[i, hi] rank ≥ pivot and anything between is the pivot itself.
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else return;
-  }
-}
-
-/** Orders idx[lo], idx[mid], idx[hi] best-first and returns the middle id as the pivot. */
-function medianOfThree(idx: Int32Array, w: Float32Array, lo: number, mid: number, hi: number): number {
-  if (before(w, idx[mid]!, idx[lo]!)) swap(idx, lo, mid);
-  if (before(w, idx[hi]!, idx[lo]!)) swap(idx, lo, hi);
-  if (before(w, idx[hi]!, idx[mid]!)) swap(idx, mid, hi);
-  return idx[mid]!;
-}
-
-function swap(idx: Int32Array, a: number, b: number): void {
-  const t = idx[a]!;
-  idx[a] = idx[b]!;
-  idx[b] = t;
-}
-
-/** In-place quicksort of idx[lo, hi] best-first; insertion sort for short runs. */
-function sortRange(idx: Int32Array, w: Float32Array, lo: number, hi: number): void {
-  while (hi - lo > 16) {
-    const pivot = medianOfThree(idx, w, lo, (lo + hi) >>> 1, hi);
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (before(w, idx[i]!, pivot)) i++;
-      while (before(w, pivot, idx[j]!)) j--;
-      if (i <= j) {
-        swap(idx, i, j);
-        i++;
-        j--;
-      }
-    }
-    // Recurse into the smaller side, loop on the larger: stack depth stays O(log n).
-    if (j - lo < hi - i) {
-      sortRange(idx, w, lo, j);
-      lo = i;
-    } else {
-      sortRange(idx, w, i, hi);
-      hi = j;
-    }
-  }
-  for (let i = lo + 1; i <= hi; i++) {
-    const x = idx[i]!;
-    let j = i - 1;
-    while (j >= lo && before(w, x, idx[j]!)) {
-      idx[j + 1] = idx[j]!;
-      j--;
-    }
-    idx[j + 1] = x;
-  }
 }

@@ -4,7 +4,7 @@
 
 import { beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { llamaCppDir, llamaVocabPath, REPO_ROOT } from "../../test/support/llama-cpp.ts";
 import { dequantize, packTernary, quantize } from "./quants.ts";
@@ -24,12 +24,11 @@ const SCRIPT = join(REPO_ROOT, "scripts", "gguf-py-dump.py");
 const CACHE = join(REPO_ROOT, "test", "fixtures", "generated", "gguf-py");
 
 /**
- * Runs the gguf-py dump, cached by file identity and script content: gguf-py needs seconds for a
+ * Runs the gguf-py dump, cached by file content and script content: gguf-py needs seconds for a
  * 128k-token vocabulary, and the answer only changes when the file or the script does.
  */
 async function gguPyDump(path: string): Promise<PyDump> {
-  const st = statSync(path);
-  const key = createHash("sha256").update(readFileSync(SCRIPT)).update(`${path}:${st.size}:${st.mtimeMs}`).digest("hex").slice(0, 16);
+  const key = createHash("sha256").update(readFileSync(SCRIPT)).update(readFileSync(path)).digest("hex").slice(0, 16);
   const cached = join(CACHE, `${basename(path)}.${key}.json`);
   try {
     return JSON.parse(readFileSync(cached, "utf8")) as PyDump;
@@ -40,6 +39,7 @@ async function gguPyDump(path: string): Promise<PyDump> {
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   if (code !== 0) throw new Error(`gguf-py dump of ${path} failed (exit ${code}):\n${err}`);
   mkdirSync(CACHE, { recursive: true });
+  for (const old of readdirSync(CACHE)) if (old.startsWith(`${basename(path)}.`)) rmSync(join(CACHE, old));
   writeFileSync(cached, out);
   return JSON.parse(out) as PyDump;
 }
@@ -92,7 +92,7 @@ function compareWithGgufPy(path: string, py: PyDump): void {
   if (py.tensors.length > 0) expect(g.dataOffset).toBe(py.data_offset);
   g.tensors.forEach((t, i) => {
     const p = py.tensors[i];
-    expect({ name: t.name, type: t.type, shape: t.shape, n: t.nElements, bytes: t.byteSize, offset: t.offset }).toEqual({
+    expect({ name: t.name, type: t.type as number, shape: t.shape, n: t.nElements, bytes: t.byteSize, offset: t.offset }).toEqual({
       name: p.name, type: p.type, shape: p.shape, n: p.n_elements, bytes: p.n_bytes, offset: p.offset,
     });
     expect(createHash("sha256").update(t.data()).digest("hex")).toBe(p.sha256);
@@ -140,7 +140,7 @@ beforeAll(async () => {
   const paths = [...VOCABS.map(llamaVocabPath), WRITTEN];
   const results = await Promise.all(paths.map(gguPyDump)); // the python runs overlap
   paths.forEach((p, i) => dumps.set(p, results[i]));
-});
+}, 60_000); // a cold cache runs gguf-py over a 128k vocabulary: seconds on a busy machine
 
 describe("agrees with llama.cpp's gguf-py", () => {
   for (const name of VOCABS) {

@@ -284,7 +284,7 @@ function readValue(c: Cursor, type: GgufType, key: string, depth: number): GgufV
     case GgufType.STRING:
       return { type, value: c.string(`value of "${key}"`) };
     case GgufType.BOOL:
-      return { type, value: readBool(c, key) };
+      return { type, value: readBool(c, key, `value of "${key}"`) };
     case GgufType.ARRAY:
       return { type, value: readArray(c, key, depth + 1) };
     default: {
@@ -295,9 +295,9 @@ function readValue(c: Cursor, type: GgufType, key: string, depth: number): GgufV
   }
 }
 
-function readBool(c: Cursor, key: string): boolean {
+function readBool(c: Cursor, key: string, what: string): boolean {
   const at = c.pos;
-  const b = c.u8(`value of "${key}"`);
+  const b = c.u8(what);
   if (b > 1) c.fail(`key "${key}" has bool byte ${b} (must be 0 or 1)`, at);
   return b === 1;
 }
@@ -323,7 +323,8 @@ function readArray(c: Cursor, key: string, depth: number): GgufArray {
   } else if (itemType === GgufType.BOOL) {
     const n = c.count(`length of array "${key}"`, 1);
     const bools: boolean[] = new Array(n);
-    for (let i = 0; i < n; i++) bools[i] = readBool(c, key);
+    const what = `an item of array "${key}"`;
+    for (let i = 0; i < n; i++) bools[i] = readBool(c, key, what);
     items = bools;
   } else {
     const Ctor = typedArrayFor(itemType)!;

@@ -2,7 +2,7 @@
 // characters (SPM-style vocabularies); ranked merges applied lowest rank first, as llama.cpp does.
 
 import { PairQueue } from "./pair-queue.ts";
-import type { IntList } from "./pre-tokenizer.ts";
+import type { IntList } from "./int-list.ts";
 import { BYTE_TO_CHAR, utf8Encoder } from "./unicode.ts";
 
 /** Symbol ids pack into one Map key as left * ID_SPACE + right; all ids stay below it. */
@@ -55,7 +55,7 @@ export class BpeModel {
   private len = new Int32Array(64);
   /** The word's UTF-8 (byteEncode) or its code points, for the symbols' spans. */
   private bytes = new Uint8Array(256);
-  private wordCps = new Int32Array(0);
+  private wordCps: Int32Array = new Int32Array(0);
 
   constructor(
     private readonly texts: readonly string[],

@@ -12,6 +12,11 @@ export class PairQueue {
   private a = new Int32Array(256);
   private b = new Int32Array(256);
   size = 0;
+  /** Fields of the entry the last pop() removed. */
+  topLeft = 0;
+  topRight = 0;
+  topA = 0;
+  topB = 0;
 
   clear(): void {
     this.size = 0;
@@ -23,14 +28,14 @@ export class PairQueue {
     // sift up: move parents down until the new entry's slot is found
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!this.before(priority, left, parent)) break;
+      if (!precedes(priority, left, this.priority[parent]!, this.left[parent]!)) break;
       this.move(parent, i);
       i = parent;
     }
     this.set(i, priority, left, right, a, b);
   }
 
-  /** Removes the top entry; its fields are left in `top*` until the next pop. */
+  /** Removes the top entry, leaving its fields in `top*`. */
   pop(): void {
     const last = --this.size;
     this.topLeft = this.left[0]!;
@@ -45,28 +50,13 @@ export class PairQueue {
     for (;;) {
       let child = 2 * i + 1;
       if (child >= last) break;
-      if (child + 1 < last && this.less(child + 1, child)) child++;
-      if (!this.before(this.priority[child]!, this.left[child]!, -1, p, l)) break;
+      const other = child + 1;
+      if (other < last && precedes(this.priority[other]!, this.left[other]!, this.priority[child]!, this.left[child]!)) child = other;
+      if (!precedes(this.priority[child]!, this.left[child]!, p, l)) break;
       this.move(child, i);
       i = child;
     }
     this.set(i, p, l, this.right[last]!, this.a[last]!, this.b[last]!);
-  }
-
-  topLeft = 0;
-  topRight = 0;
-  topA = 0;
-  topB = 0;
-
-  /** Whether (p, l) goes before entry `j`, or before (p2, l2) when j < 0. */
-  private before(p: number, l: number, j: number, p2 = 0, l2 = 0): boolean {
-    const q = j >= 0 ? this.priority[j]! : p2;
-    const m = j >= 0 ? this.left[j]! : l2;
-    return p < q || (p === q && l < m);
-  }
-
-  private less(i: number, j: number): boolean {
-    return this.before(this.priority[i]!, this.left[i]!, j);
   }
 
   private move(from: number, to: number): void {
@@ -96,4 +86,9 @@ export class PairQueue {
     this.a = grow32(this.a);
     this.b = grow32(this.b);
   }
+}
+
+/** Whether an entry (priority p, left l) pops before one with (q, m). */
+function precedes(p: number, l: number, q: number, m: number): boolean {
+  return p < q || (p === q && l < m);
 }

@@ -2,7 +2,7 @@
 // the highest-scoring token, repeat; characters left without a token fall back to <0xNN> bytes.
 
 import { PairQueue } from "./pair-queue.ts";
-import type { IntList } from "./pre-tokenizer.ts";
+import type { IntList } from "./int-list.ts";
 import { utf8Encoder } from "./unicode.ts";
 
 export class SpmModel {

@@ -5,9 +5,10 @@ import { BpeModel } from "./bpe.ts";
 import { cleanSpaces, tokenPiece } from "./detokenize.ts";
 import type { TokenizerMetadata } from "./metadata.ts";
 import { partition } from "./partition.ts";
-import { IntList, preTokenizerFor, splitWords, type PreTokenizerSpec } from "./pre-tokenizer.ts";
+import { IntList } from "./int-list.ts";
+import { preTokenizerFor, splitWords, type PreTokenizerSpec } from "./pre-tokenizer.ts";
 import { SpmModel } from "./spm.ts";
-import { toCodepoints, utf8Decoder } from "./unicode.ts";
+import { codepointFlags, toCodepoints, utf8Decoder } from "./unicode.ts";
 import { Attr, buildVocab, type Vocab } from "./vocab.ts";
 
 export { tokenizerMetadataFromGguf, type TokenizerMetadata } from "./metadata.ts";
@@ -39,6 +40,8 @@ export interface Tokenizer {
   readonly eom: number | null;
   readonly unk: number | null;
   readonly pad: number | null;
+  /** The mask token (`tokenizer.ggml.mask_token_id`), used by block-diffusion models. */
+  readonly mask: number | null;
   /** Every token that ends generation (EOS, EOT, EOM, <|im_end|>, ...). */
   readonly eog: readonly number[];
   readonly addBos: boolean;
@@ -82,6 +85,7 @@ class VocabTokenizer implements Tokenizer {
         ignoreMerges: vocab.ignoreMerges,
         newlineWords: vocab.pre === "gemma4",
       });
+      codepointFlags(); // built now (~50 ms) rather than during the first request
     } else {
       this.spm = new SpmModel(vocab.tokenToId, vocab.scores, spmByteIds(vocab), vocab.unk);
     }
@@ -93,6 +97,7 @@ class VocabTokenizer implements Tokenizer {
   get eom() { return this.vocab.eom; }
   get unk() { return this.vocab.unk; }
   get pad() { return this.vocab.pad; }
+  get mask() { return this.vocab.mask; }
   get addBos() { return this.vocab.addBos; }
   get addEos() { return this.vocab.addEos; }
   get addSpacePrefix() { return this.vocab.addSpacePrefix; }

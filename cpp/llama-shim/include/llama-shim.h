@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 /* Bumped on every change to a signature, an enum value or a semantic the TS side relies on. */
-#define LSHIM_ABI_VERSION 1
+#define LSHIM_ABI_VERSION 2
 
 typedef enum lshim_status {
     LSHIM_OK                  = 0,
@@ -55,9 +55,11 @@ typedef enum lshim_status {
 typedef enum lshim_load_flag {
     LSHIM_LOAD_MMAP       = 1, /* memory-map the file instead of reading it */
     LSHIM_LOAD_VOCAB_ONLY = 2, /* vocabulary and metadata only: no weights, no context */
-    LSHIM_LOAD_KV_SPLIT   = 4  /* one KV stream per sequence (n_ctx / n_seq_max cells each) instead
+    LSHIM_LOAD_KV_SPLIT   = 4, /* one KV stream per sequence (n_ctx / n_seq_max cells each) instead
                                   of one unified cache; kv_seq_cp across sequences must then copy
                                   whole sequences */
+    LSHIM_LOAD_KV_F32     = 8  /* keep K and V in F32 (default F16) and compute attention without
+                                  flash attention: slower, for exact cross-checks */
 } lshim_load_flag;
 
 /* lshim_model_info keys: integer facts about the model, its context and its vocabulary. */

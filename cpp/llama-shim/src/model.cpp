@@ -42,7 +42,7 @@ extern "C" int32_t lshim_model_load(const char *path, int32_t n_ctx, int32_t n_b
                                     int32_t n_seq_max, int32_t n_threads, uint32_t flags, lshim_progress_fn progress,
                                     void *progress_user, lshim_model **out_model) {
     return guarded(__func__, [&]() -> int32_t {
-        const uint32_t known = LSHIM_LOAD_MMAP | LSHIM_LOAD_VOCAB_ONLY | LSHIM_LOAD_KV_SPLIT;
+        const uint32_t known = LSHIM_LOAD_MMAP | LSHIM_LOAD_VOCAB_ONLY | LSHIM_LOAD_KV_SPLIT | LSHIM_LOAD_KV_F32;
         if (!path || !out_model) return fail(LSHIM_E_INVALID_ARG, "lshim_model_load: path or out_model is NULL");
         *out_model = nullptr;
         if (flags & ~known) return fail(LSHIM_E_INVALID_ARG, "lshim_model_load: unknown flags 0x%x", flags & ~known);
@@ -92,6 +92,11 @@ extern "C" int32_t lshim_model_load(const char *path, int32_t n_ctx, int32_t n_b
             cp.n_threads_batch = threads;
             cp.kv_unified = (flags & LSHIM_LOAD_KV_SPLIT) == 0;
             cp.no_perf = true;
+            if (flags & LSHIM_LOAD_KV_F32) {
+                cp.type_k = GGML_TYPE_F32;
+                cp.type_v = GGML_TYPE_F32;
+                cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+            }
 
             m->ctx = llama_init_from_model(m->model, cp);
             if (!m->ctx) {

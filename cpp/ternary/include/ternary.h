@@ -126,7 +126,9 @@ TERN_API int32_t tern_pool_kernels(const tern_pool *pool);
  *     scales are not supported: BitNet tensors have one absmean scale). TQ2_0 code 3 is rejected.
  *   I2_S: rows*cols % 128 == 0, nbytes >= rows*cols/4 + 4; the f32 scale follows the packed codes.
  *     Code 3 is rejected.
- *   F32 / F16: stored as is (copied, or borrowed with FLAG_BORROW), or quantised with FLAG_Q8.
+ *   F32 / F16: stored as is (copied, or borrowed with FLAG_BORROW), or quantised with FLAG_Q8 to int8
+ *     q = round_half_even(w * 127 / max|w_row|) with the row scale max|w_row| / 127.
+ * Ternary and Q8 matrices take cols <= 65536 (int32 sums).
  * `pool` may be NULL (repacking then runs on the calling thread). */
 TERN_API int32_t tern_matrix_init(tern_pool *pool, int32_t format, const void *data, uint64_t nbytes,
                                   int64_t rows, int64_t cols, uint32_t flags, tern_matrix **out);

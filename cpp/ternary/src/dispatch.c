@@ -139,14 +139,15 @@ static int32_t family_from_env(int32_t *family) {
     return tern_fail(TERN_E_ARG, "TERNARY_KERNELS=%s: expected scalar, avx2, avx512, amx or auto", env);
 }
 
-const tern_kernels *tern_kernels_select(int32_t family) {
-    uint32_t avail = tern_kernels_available();
+int32_t tern_kernels_select(int32_t family, const tern_kernels **out) {
+    *out = NULL;
+    const uint32_t avail = tern_kernels_available();
     if (!avail) {
-        tern_fail(TERN_E_UNSUPPORTED, "libternary needs an x86-64 CPU with AVX2, FMA and F16C enabled by the OS");
-        return NULL;
+        return tern_fail(TERN_E_UNSUPPORTED, "libternary needs an x86-64 CPU with AVX2, FMA and F16C enabled by the OS");
     }
     if (family == TERN_KERNELS_AUTO) {
-        if (family_from_env(&family) != TERN_OK) return NULL;
+        const int32_t st = family_from_env(&family);
+        if (st != TERN_OK) return st;
     }
     if (family == TERN_KERNELS_AUTO) {
         for (family = TERN_KERNELS_AMX; family > TERN_KERNELS_SCALAR; family--) {
@@ -154,19 +155,15 @@ const tern_kernels *tern_kernels_select(int32_t family) {
         }
     }
     const tern_kernels *k = table_of(family);
-    if (!k) {
-        tern_fail(TERN_E_ARG, "unknown kernel family %d", family);
-        return NULL;
-    }
+    if (!k) return tern_fail(TERN_E_ARG, "unknown kernel family %d", family);
     if (!(avail & (1u << family))) {
         if (family == TERN_KERNELS_AMX) {
-            tern_fail(TERN_E_UNSUPPORTED, "kernel family amx is not available: %s",
-                      amx_reason[0] ? amx_reason : "the CPU lacks AVX-512 VNNI");
-        } else {
-            tern_fail(TERN_E_UNSUPPORTED, "kernel family %s is not available: the CPU lacks AVX-512 F/BW/VL/VNNI",
-                      k->name);
+            return tern_fail(TERN_E_UNSUPPORTED, "kernel family amx is not available: %s",
+                             amx_reason[0] ? amx_reason : "the CPU lacks AVX-512 F/BW/VL/VNNI");
         }
-        return NULL;
+        return tern_fail(TERN_E_UNSUPPORTED, "kernel family %s is not available: the CPU lacks AVX-512 F/BW/VL/VNNI",
+                         k->name);
     }
-    return k;
+    *out = k;
+    return TERN_OK;
 }

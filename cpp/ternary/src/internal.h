@@ -127,8 +127,9 @@ TERN_DECLARE_FAMILY(avx512)
 void tern_gemm_t2_amx(const tern_gemm_args *args);
 void tern_gemm_u8_amx(const tern_gemm_args *args);
 
-/* dispatch.c: the table for a family, or NULL (and a recorded error) if this CPU cannot run it. */
-const tern_kernels *tern_kernels_select(int32_t family);
+/* dispatch.c: the table for a family (AUTO: the best, or env TERNARY_KERNELS). Fails with TERN_E_ARG
+ * for an unknown family and TERN_E_UNSUPPORTED for one this CPU cannot run. */
+int32_t tern_kernels_select(int32_t family, const tern_kernels **out);
 
 /* ---- thread pool (pool.c) ------------------------------------------------------------------------ */
 typedef void (*tern_task_fn)(void *ctx, int32_t task, int32_t thread);
@@ -138,13 +139,16 @@ struct tern_pool {
     const tern_kernels *kernels;
     pthread_t *threads;              /* [n_threads - 1] */
     int32_t n_started;
-    /* the job being run; written by the caller before `generation` is bumped */
-    tern_task_fn fn;
-    void *ctx;
-    int32_t n_tasks;
-    _Atomic int32_t next_task;
-    _Atomic int32_t n_done;          /* workers finished with this generation */
-    _Atomic uint32_t generation;
+    /* Jobs alternate between two slots; `work` = generation << 32 | next task index. A thread runs a
+     * task only after a compare-and-swap on `work` that still shows the job's generation, so a worker
+     * that wakes late can never run a stale job, and the caller waits for tasks, not for workers. */
+    struct tern_job_slot {
+        _Atomic(tern_task_fn) fn;
+        _Atomic(void *) ctx;
+        _Atomic int32_t n_tasks;
+    } slots[2];
+    _Atomic uint64_t work;
+    _Atomic int32_t tasks_done;      /* tasks of the current job finished */
     _Atomic int32_t stop;
     int64_t spin_ns;
     pthread_mutex_t mu;

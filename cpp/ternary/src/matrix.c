@@ -204,6 +204,11 @@ int32_t tern_matrix_init(tern_pool *pool, int32_t format, const void *data, uint
     }
 
     m->kind = is_float ? TERN_MATRIX_Q8 : TERN_MATRIX_TERNARY;
+    if (cols > 65536) {
+        /* the kernels' int32 sums hold 255 * 127 * 65536 at most */
+        tern_matrix_free(m);
+        return tern_fail(TERN_E_ARG, "integer matrices take at most 65536 cols, got %lld", (long long)cols);
+    }
     m->panel_bytes = (size_t)m->k_chunks * (is_float ? TERN_U8_CHUNK_BYTES : TERN_T2_CHUNK_BYTES);
     const size_t bytes = (size_t)m->n_panels * m->panel_bytes;
     m->packed = tern_alloc(bytes);

@@ -1,9 +1,10 @@
 /*
  * pool.c: the library's thread pool. Persistent workers wait for a job generation (spinning for
- * spin_ns, then sleeping on a condition variable), pull task indices from one atomic counter, and the
- * caller's thread works as thread 0. Also owns the per-thread scratch the kernels use.
+ * spin_ns, then sleeping on a condition variable) and claim task indices from one atomic word tagged
+ * with the generation; the caller's thread works as thread 0 and waits for the tasks, not for the
+ * workers (a descheduled worker never holds a job up unless it holds one of its tasks). Also owns the
+ * per-thread scratch the kernels use.
  */
-#define _GNU_SOURCE
 #include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +19,30 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void run_tasks(tern_pool *pool, int32_t thread) {
-    const int32_t n = pool->n_tasks;
+/* Claims and runs tasks of job `gen` until none is left or another job has been published.
+ * Returns 1 if this thread finished the job's last task. */
+static int run_tasks(tern_pool *pool, uint32_t gen, int32_t thread) {
+    const struct tern_job_slot *slot = &pool->slots[gen & 1];
+    int finished_last = 0;
     for (;;) {
-        int32_t i = atomic_fetch_add_explicit(&pool->next_task, 1, memory_order_relaxed);
-        if (i >= n) break;
-        pool->fn(pool->ctx, i, thread);
+        uint64_t w = atomic_load_explicit(&pool->work, memory_order_acquire);
+        if ((uint32_t)(w >> 32) != gen) break;
+        const int32_t n = atomic_load_explicit(&slot->n_tasks, memory_order_relaxed);
+        const uint32_t idx = (uint32_t)w;
+        if (idx >= (uint32_t)n) break;
+        if (!atomic_compare_exchange_weak_explicit(&pool->work, &w, w + 1, memory_order_acq_rel, memory_order_relaxed)) {
+            continue;
+        }
+        /* the job cannot change while one of its tasks is claimed and unfinished */
+        const tern_task_fn fn = atomic_load_explicit(&slot->fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&slot->ctx, memory_order_relaxed);
+        fn(ctx, (int32_t)idx, thread);
+        if (atomic_fetch_add_explicit(&pool->tasks_done, 1, memory_order_acq_rel) + 1 == n) finished_last = 1;
     }
+    return finished_last;
 }
 
-/* Spins until `done()` or spin_ns passes; returns 1 if it became true while spinning. */
+/* Spins until `cond` or spin_ns passes; evaluates to 1 if `cond` became true while spinning. */
 #define SPIN_UNTIL(pool, cond)                                                  \
     ({                                                                          \
         int ok_ = 0;                                                            \
@@ -44,43 +59,37 @@ static void run_tasks(tern_pool *pool, int32_t thread) {
         ok_;                                                                    \
     })
 
+static uint32_t current_gen(tern_pool *pool) {
+    return (uint32_t)(atomic_load_explicit(&pool->work, memory_order_acquire) >> 32);
+}
+
 typedef struct worker_arg {
     tern_pool *pool;
     int32_t id;
 } worker_arg;
+
+static void signal_done(tern_pool *pool) {
+    pthread_mutex_lock(&pool->mu);
+    pthread_cond_signal(&pool->cv_done);
+    pthread_mutex_unlock(&pool->mu);
+}
 
 static void *worker_main(void *p) {
     worker_arg *wa = p;
     tern_pool *pool = wa->pool;
     const int32_t id = wa->id;
     free(wa);
-    uint32_t seen = 0;
+    uint32_t seen = 0, g;
     for (;;) {
-        uint32_t g;
-        if (!SPIN_UNTIL(pool, (g = atomic_load_explicit(&pool->generation, memory_order_acquire)) != seen)) {
+        if (!SPIN_UNTIL(pool, (g = current_gen(pool)) != seen)) {
             pthread_mutex_lock(&pool->mu);
-            while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen) {
-                pthread_cond_wait(&pool->cv_work, &pool->mu);
-            }
+            while ((g = current_gen(pool)) == seen) pthread_cond_wait(&pool->cv_work, &pool->mu);
             pthread_mutex_unlock(&pool->mu);
         }
         seen = g;
         if (atomic_load_explicit(&pool->stop, memory_order_acquire)) return NULL;
-        run_tasks(pool, id);
-        int32_t done = atomic_fetch_add_explicit(&pool->n_done, 1, memory_order_acq_rel) + 1;
-        if (done == pool->n_threads - 1) {
-            pthread_mutex_lock(&pool->mu);
-            pthread_cond_signal(&pool->cv_done);
-            pthread_mutex_unlock(&pool->mu);
-        }
+        if (run_tasks(pool, g, id)) signal_done(pool);
     }
-}
-
-static void publish(tern_pool *pool) {
-    pthread_mutex_lock(&pool->mu);
-    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
-    pthread_cond_broadcast(&pool->cv_work);
-    pthread_mutex_unlock(&pool->mu);
 }
 
 void tern_pool_run(tern_pool *pool, tern_task_fn fn, void *ctx, int32_t n_tasks) {
@@ -89,17 +98,21 @@ void tern_pool_run(tern_pool *pool, tern_task_fn fn, void *ctx, int32_t n_tasks)
         for (int32_t i = 0; i < n_tasks; i++) fn(ctx, i, 0);
         return;
     }
-    pool->fn = fn;
-    pool->ctx = ctx;
-    pool->n_tasks = n_tasks;
-    atomic_store_explicit(&pool->next_task, 0, memory_order_relaxed);
-    atomic_store_explicit(&pool->n_done, 0, memory_order_relaxed);
-    publish(pool);
-    run_tasks(pool, 0);
-    const int32_t workers = pool->n_threads - 1;
-    if (!SPIN_UNTIL(pool, atomic_load_explicit(&pool->n_done, memory_order_acquire) == workers)) {
+    /* the previous job is complete, so nobody can claim from either slot until `work` moves on */
+    const uint32_t gen = current_gen(pool) + 1;
+    struct tern_job_slot *slot = &pool->slots[gen & 1];
+    atomic_store_explicit(&slot->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&slot->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&slot->n_tasks, n_tasks, memory_order_relaxed);
+    atomic_store_explicit(&pool->tasks_done, 0, memory_order_relaxed);
+    pthread_mutex_lock(&pool->mu);
+    atomic_store_explicit(&pool->work, (uint64_t)gen << 32, memory_order_release);
+    pthread_cond_broadcast(&pool->cv_work);
+    pthread_mutex_unlock(&pool->mu);
+    run_tasks(pool, gen, 0);
+    if (!SPIN_UNTIL(pool, atomic_load_explicit(&pool->tasks_done, memory_order_acquire) == n_tasks)) {
         pthread_mutex_lock(&pool->mu);
-        while (atomic_load_explicit(&pool->n_done, memory_order_acquire) != workers) {
+        while (atomic_load_explicit(&pool->tasks_done, memory_order_acquire) != n_tasks) {
             pthread_cond_wait(&pool->cv_done, &pool->mu);
         }
         pthread_mutex_unlock(&pool->mu);
@@ -123,7 +136,10 @@ void tern_pool_free(tern_pool *pool) {
     if (!pool) return;
     if (pool->n_started > 0) {
         atomic_store_explicit(&pool->stop, 1, memory_order_release);
-        publish(pool);
+        pthread_mutex_lock(&pool->mu);
+        atomic_fetch_add_explicit(&pool->work, (uint64_t)1 << 32, memory_order_release);
+        pthread_cond_broadcast(&pool->cv_work);
+        pthread_mutex_unlock(&pool->mu);
         for (int32_t i = 0; i < pool->n_started; i++) pthread_join(pool->threads[i], NULL);
     }
     pthread_mutex_destroy(&pool->mu);
@@ -141,8 +157,9 @@ void tern_pool_free(tern_pool *pool) {
 int32_t tern_pool_init(int32_t n_threads, int32_t kernels, tern_pool **out) {
     if (!out) return tern_fail(TERN_E_ARG, "tern_pool_init: out is NULL");
     *out = NULL;
-    const tern_kernels *k = tern_kernels_select(kernels);
-    if (!k) return TERN_E_UNSUPPORTED;
+    const tern_kernels *k = NULL;
+    const int32_t st = tern_kernels_select(kernels, &k);
+    if (st != TERN_OK) return st;
     if (n_threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         n_threads = n > 0 ? (int32_t)n : 1;

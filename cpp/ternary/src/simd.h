@@ -20,11 +20,12 @@ static inline float tern_hmax256(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* exp(x) for 8 floats, relative error < 2 ulp on [-87, 88]; inputs are clamped to that range, so
- * exp(-inf) gives ~1e-38 rather than 0 (harmless where it is used: softmax, sigmoid).
+/* exp(x) for 8 floats, relative error < 2 ulp on [-87, 88]; 0 below -87 (so exp(-inf) = 0), and
+ * inputs above 88 are clamped (~1.7e38). NaN inputs give unspecified finite values.
  * x = n ln2 + r with |r| <= ln2/2 (ln2 split hi + lo, Cody-Waite), exp(r) by its degree-7 Taylor
  * polynomial (truncation r^8/8! < 6e-9), 2^n built in the exponent field. */
 static inline __m256 tern_exp256(__m256 x) {
+    const __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
     const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -39,7 +40,7 @@ static inline __m256 tern_exp256(__m256 x) {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
 #endif

@@ -5,6 +5,13 @@ import { EngineError } from "../errors.ts";
 import { describeModelFile, validateModelFile } from "../model-file.ts";
 import { NativeError } from "../native-error.ts";
 import { Info, LlamaShim, Str, type ModelHandle } from "./llama-ffi.ts";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { transcodeGguf } from "../../convert/transcode.ts";
+import type { GgufFile } from "../../gguf/reader.ts";
+import { GgmlType } from "../../gguf/types.ts";
 
 export interface LlamaEngineOptions {
   path: string;
@@ -12,9 +19,29 @@ export interface LlamaEngineOptions {
   nBatch: number;
   nParallel: number;
   threads: number;
+  /** Exact mode for cross-checks: F32 KV cache, no flash attention. */
+  kvF32?: boolean;
 }
 
 let shared: LlamaShim | null = null;
+
+/**
+ * Upstream llama.cpp has no I2_S type. An I2_S file is transcoded once, losslessly, to TQ2_0 (same
+ * ternary codes, the tensor scale in every block) in the cache directory, keyed by the file's identity.
+ */
+function llamaLoadablePath(path: string, file: GgufFile): string {
+  if (!file.tensors.some((t) => t.type === GgmlType.I2_S)) return path;
+  const st = statSync(path);
+  const key = createHash("sha256").update(`${path}\0${st.size}\0${st.mtimeMs}`).digest("hex").slice(0, 20);
+  const cache = process.env.TERNARY_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "ternary-serve");
+  const dir = join(cache, "i2s-as-tq2_0");
+  const out = join(dir, `${key}.gguf`);
+  if (!existsSync(out)) {
+    mkdirSync(dir, { recursive: true });
+    transcodeGguf(file, GgmlType.TQ2_0, out);
+  }
+  return out;
+}
 
 function shim(): LlamaShim {
   shared ??= LlamaShim.open();
@@ -35,8 +62,9 @@ export class LlamaEngine implements Engine {
     const file = validateModelFile(o.path);
     const facts = describeModelFile(file);
     this.lib = shim();
+    const loadPath = llamaLoadablePath(o.path, file);
     try {
-      this.model = this.lib.loadModel(o.path, {
+      this.model = this.lib.loadModel(loadPath, {
         // One KV stream per sequence, each nCtx long.
         nCtx: o.nCtx * o.nParallel,
         nBatch: o.nBatch,
@@ -46,6 +74,7 @@ export class LlamaEngine implements Engine {
         mmap: true,
         vocabOnly: false,
         kvSplit: true,
+        kvF32: o.kvF32 ?? false,
       });
     } catch (e) {
       if (e instanceof NativeError) throw new EngineError("internal", `llama.cpp could not load ${o.path}: ${e.detail || e.message}`);

@@ -1,6 +1,7 @@
 // Checks the dlopen table and constants in llama-ffi.ts against cpp/llama-shim/include/llama-shim.h,
 // then (when the library is built) drives the shim: tokenizer vectors, vocab facts, decode, cache edits.
 
+import { ensureFixtures } from "../../../scripts/fixtures.ts";
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -108,25 +109,14 @@ describe("llama-ffi table vs llama-shim.h", () => {
   });
 });
 
-// ---- the library itself (skipped until `npm run setup` has built it) ------------------------
+// ---- the library itself (built by setup, which `npm test` runs first) ------------------------
 
 const shimPath = locateShim();
-const haveShim = existsSync(shimPath);
 const vocabDir = process.env.TERNARY_TEST_LLAMA_MODELS ?? join(REPO_ROOT, "extern/llama.cpp/models");
 const bpeVocab = join(vocabDir, "ggml-vocab-llama-bpe.gguf");
 
-/** TERNARY_TEST_MODEL_GGUF, else the smallest generated fixture model, else null. */
-function findModel(): string | null {
-  if (process.env.TERNARY_TEST_MODEL_GGUF) return process.env.TERNARY_TEST_MODEL_GGUF;
-  const dir = join(REPO_ROOT, "test/fixtures/generated");
-  if (!existsSync(dir)) return null;
-  const ggufs = readdirSync(dir)
-    .filter((f) => f.endsWith(".gguf"))
-    .map((f) => join(dir, f))
-    .sort((a, b) => statSync(a).size - statSync(b).size);
-  return ggufs[0] ?? null;
-}
-const modelPath = findModel();
+/** TERNARY_TEST_MODEL_GGUF, else the generated tiny TQ2_0 fixture. */
+const modelPath = process.env.TERNARY_TEST_MODEL_GGUF ?? ensureFixtures().paths.bitnet.tq2_0;
 
 const defaults = { nCtx: 256, nBatch: 64, nUbatch: 64, nSeqMax: 2, nThreads: 2, mmap: true, vocabOnly: false, kvSplit: false };
 
@@ -141,15 +131,16 @@ function expectNativeError(fn: () => unknown, code: number): NativeError {
   throw new Error(`expected NativeError ${code}`);
 }
 
-describe.skipIf(!haveShim)("libllama-shim", () => {
+describe("libllama-shim", () => {
   test("opens and reports a clear load error", () => {
     const shim = LlamaShim.open(shimPath);
     const err = expectNativeError(() => shim.loadModel("/nonexistent/model.gguf", defaults), Status.LSHIM_E_LOAD);
     expect(err.message).toContain("/nonexistent/model.gguf");
     expect(err.codeName).toBe("LSHIM_E_LOAD");
+    expect(shim.logTail()).toContain("failed to open GGUF file");
   });
 
-  test.skipIf(!existsSync(bpeVocab))("vocab-only: llama.cpp's tokenizer vectors and vocabulary facts", () => {
+  test("vocab-only: llama.cpp's tokenizer vectors and vocabulary facts", () => {
     const shim = LlamaShim.open(shimPath);
     const m = shim.loadModel(bpeVocab, { ...defaults, vocabOnly: true });
     try {
@@ -192,10 +183,10 @@ describe.skipIf(!haveShim)("libllama-shim", () => {
     expectNativeError(() => shim.info(m, Info.LSHIM_INFO_N_VOCAB), Status.LSHIM_E_BAD_HANDLE);
   });
 
-  test.skipIf(modelPath === null)("decode, block attention and cache edits on a model with weights", () => {
+  test("decode, block attention and cache edits on a model with weights", () => {
     const shim = LlamaShim.open(shimPath);
     let lastProgress = -1;
-    const m = shim.loadModel(modelPath!, { ...defaults, onProgress: (p) => (lastProgress = p) });
+    const m = shim.loadModel(modelPath, { ...defaults, onProgress: (p) => (lastProgress = p) });
     try {
       expect(lastProgress).toBe(1);
       const nVocab = shim.info(m, Info.LSHIM_INFO_N_VOCAB);

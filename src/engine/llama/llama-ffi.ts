@@ -10,7 +10,7 @@ import { NativeError } from "../native-error.ts";
 
 // ---- constants shared with the header (llama-ffi.test.ts checks them against it) -------------
 
-export const LSHIM_ABI_VERSION = 1;
+export const LSHIM_ABI_VERSION = 2;
 
 export const Status = {
   LSHIM_OK: 0,
@@ -36,6 +36,7 @@ export const LoadFlag = {
   LSHIM_LOAD_MMAP: 1,
   LSHIM_LOAD_VOCAB_ONLY: 2,
   LSHIM_LOAD_KV_SPLIT: 4,
+  LSHIM_LOAD_KV_F32: 8,
 } as const;
 
 export const Info = {
@@ -158,6 +159,8 @@ export interface LoadOptions {
   vocabOnly: boolean;
   /** One KV stream per sequence instead of one unified cache (see LSHIM_LOAD_KV_SPLIT). */
   kvSplit: boolean;
+  /** F32 K/V and no flash attention: exact but slower (LSHIM_LOAD_KV_F32). */
+  kvF32?: boolean;
   onProgress?: (progress: number) => void;
 }
 
@@ -289,7 +292,8 @@ export class LlamaShim {
     const flags =
       (opts.mmap ? LoadFlag.LSHIM_LOAD_MMAP : 0) |
       (opts.vocabOnly ? LoadFlag.LSHIM_LOAD_VOCAB_ONLY : 0) |
-      (opts.kvSplit ? LoadFlag.LSHIM_LOAD_KV_SPLIT : 0);
+      (opts.kvSplit ? LoadFlag.LSHIM_LOAD_KV_SPLIT : 0) |
+      (opts.kvF32 ? LoadFlag.LSHIM_LOAD_KV_F32 : 0);
     const onProgress = opts.onProgress;
     // called synchronously on this thread during the load, closed right after
     const callback = onProgress

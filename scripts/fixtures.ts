@@ -1,5 +1,5 @@
 // Test and benchmark models, made not downloaded: tiny random-weight BitNet GGUFs (both archs, every
-// weight format, the real Llama-3 BPE vocabulary) and full-size 2B-4T-shaped files, streamed.
+// weight format, the real Llama-3 BPE vocabulary), a micro one over a byte vocabulary, and full-size 2B-4T-shaped files.
 //
 // usage: bun scripts/fixtures.ts [--out DIR] [--seed N]
 //        bun scripts/fixtures.ts --big tq2_0|tq1_0|i2_s --out-file PATH [--arch bitnet|bitnet-b1.58] [--seed N]
@@ -14,15 +14,16 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { f32ArrayToF16, packTernary, ternarize } from "../src/gguf/quants.ts";
+import { f16ArrayToF32, f32ArrayToF16, packTernary, ternarize } from "../src/gguf/quants.ts";
 import { openGguf } from "../src/gguf/reader.ts";
 import { GgmlType, GgufType, gv, type GgufValue } from "../src/gguf/types.ts";
 import { GgufWriter, type GgufStream } from "../src/gguf/writer.ts";
+import { byteVocabMetadata } from "./byte-vocab.ts";
 
 export const REPO_ROOT = resolve(import.meta.dir, "..");
 export const FIXTURE_DIR = join(REPO_ROOT, "test", "fixtures", "generated", "tiny");
 /** Bump when the generated files change, so cached fixtures are rebuilt. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 
 export type FixtureArch = "bitnet" | "bitnet-b1.58";
 export type FixtureFormat = "f32" | "f16" | "tq1_0" | "tq2_0" | "i2_s";
@@ -161,7 +162,8 @@ export function bitnetTensors(s: ModelShape, nVocab: number): TensorPlan[] {
 /** The ggml type a tensor of this role gets in a file of this format (`big`: the 2B-4T generator). */
 export function fixtureTensorType(role: Role, format: FixtureFormat, big: boolean): GgmlType {
   if (role === "norm") return GgmlType.F32;
-  if (role === "embd") return format === "f16" || big ? GgmlType.F16 : GgmlType.F32;
+  // Embedding values are fp16-exact (see generateFixtures), so only the F32 variant spends 4 bytes on them.
+  if (role === "embd") return format === "f32" && !big ? GgmlType.F32 : GgmlType.F16;
   return WEIGHT_TYPE[format];
 }
 
@@ -238,7 +240,8 @@ export function generateFixtures(outDir: string, opts: FixtureOptions = {}): Fix
   for (const p of plans) {
     const n = p.shape.reduce((a, b) => a * b, 1);
     const rnd = rngFor(seed, p.name);
-    if (p.role === "embd") floats.set(p.name, fillNormal(new Float32Array(n), rnd, EMBD_STD));
+    // Rounded through fp16 so that F32 and F16 storage hold the very same values.
+    if (p.role === "embd") floats.set(p.name, f16ArrayToF32(f32ArrayToF16(fillNormal(new Float32Array(n), rnd, EMBD_STD))));
     else if (p.role === "norm") floats.set(p.name, fillNormal(new Float32Array(n), rnd, NORM_NOISE, 1));
     else codes.set(p.name, ternarize(fillNormal(new Float32Array(n), rnd, LATENT_STD), { f16Scale: true }));
   }
@@ -322,6 +325,65 @@ export function ensureFixtures(): FixtureSet {
   rmSync(FIXTURE_DIR, { recursive: true, force: true });
   renameSync(tmp, FIXTURE_DIR);
   return (memo = { dir: FIXTURE_DIR, seed, paths });
+}
+
+// ─── Micro fixture ───────────────────────────────────────────────────────────────────────────────
+
+export const MICRO_DIR = join(REPO_ROOT, "test", "fixtures", "generated", "micro");
+/** Bump when the micro file changes, so the cached one is rebuilt. */
+const MICRO_VERSION = 1;
+
+/** hidden 64, 2 layers, 2 heads of 32, 1 KV head, ffn 128: about 0.4 MB, cheap to copy hundreds of times. */
+export const MICRO_SHAPE: ModelShape = { nEmbd: 64, nLayers: 2, nHeads: 2, nKvHeads: 1, nFf: 128, nCtx: 512, ropeTheta: 500000, rmsEps: 1e-5 };
+
+/**
+ * A `bitnet` model over the hand-written byte-level vocabulary of byte-vocab.ts (288 tokens), all
+ * weights F32 (ternary codes times an fp16 scale, as the tiny F32 fixtures): a whole valid file whose
+ * every byte a mutation test can afford to rewrite.
+ */
+export function generateMicroFixture(outPath: string, seed = 1): void {
+  const vocab = byteVocabMetadata();
+  const plans = bitnetTensors(MICRO_SHAPE, vocabSize(vocab));
+  const w = new GgufWriter();
+  w.setAll(metadata("bitnet", "f32", MICRO_SHAPE, `micro bitnet f32 (byte vocabulary, random weights, seed ${seed})`, vocab));
+  for (const p of plans) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    const rnd = rngFor(seed, p.name);
+    let data: Float32Array;
+    if (p.role === "embd") data = fillNormal(new Float32Array(n), rnd, EMBD_STD);
+    else if (p.role === "norm") data = fillNormal(new Float32Array(n), rnd, NORM_NOISE, 1);
+    else {
+      const { q, scale } = ternarize(fillNormal(new Float32Array(n), rnd, LATENT_STD), { f16Scale: true });
+      data = Float32Array.from(q, (v) => v * scale);
+    }
+    w.addTensor(p.name, GgmlType.F32, p.shape, bytesOf(data));
+  }
+  mkdirSync(dirname(resolve(outPath)), { recursive: true });
+  w.writeFile(outPath);
+}
+
+let microMemo: string | undefined;
+
+/** The micro fixture under test/fixtures/generated/micro, generated on first use (milliseconds) and reused. */
+export function ensureMicroFixture(): string {
+  if (microMemo !== undefined) return microMemo;
+  const path = join(MICRO_DIR, "micro-bitnet-f32.gguf");
+  const manifestPath = join(MICRO_DIR, "manifest.json");
+  const seed = 1;
+  try {
+    const m = JSON.parse(readFileSync(manifestPath, "utf8")) as { version: number; seed: number; size: number };
+    if (m.version === MICRO_VERSION && m.seed === seed && statSync(path).size === m.size) return (microMemo = path);
+  } catch {
+    // missing or stale: regenerate below
+  }
+  // Written beside the final path and renamed over it, so a concurrent reader never sees half a file.
+  mkdirSync(MICRO_DIR, { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  generateMicroFixture(tmp, seed);
+  const size = statSync(tmp).size;
+  renameSync(tmp, path);
+  writeFileSync(manifestPath, JSON.stringify({ version: MICRO_VERSION, seed, size }, null, 1));
+  return (microMemo = path);
 }
 
 // ─── Full-size benchmark model ───────────────────────────────────────────────────────────────────

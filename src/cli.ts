@@ -4,6 +4,7 @@ import { existsSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { z } from "zod";
 import { EngineHost } from "./engine/engine-host.ts";
+import { DLM_DEFAULTS, resolveDlm, type DlmConfig } from "./generate/dlm-config.ts";
 import { createApp } from "./server/app.ts";
 
 const root = join(import.meta.dir, "..");
@@ -23,6 +24,15 @@ const serveSchema = z.object({
   "queue-timeout": z.coerce.number().min(0.1).max(86400),
   "max-tokens": z.coerce.number().int().min(1).max(1 << 20),
   "body-limit": z.coerce.number().int().min(1024).max(1 << 30),
+  dlm: z.enum(["true", "false"]).transform((v) => v === "true"),
+  "dlm-block-size": z.coerce.number().int().min(1).max(256),
+  "dlm-sub-block-size": z.coerce.number().int().min(1).max(256),
+  "dlm-threshold": z.coerce.number().min(0).max(2),
+  "dlm-mode": z.enum(["greedy", "iterative", "adaptive"]),
+  "dlm-confidence": z.enum(["prob", "margin"]),
+  "dlm-max-steps": z.coerce.number().int().min(1).max(1024),
+  "dlm-attention": z.enum(["auto", "causal", "block"]),
+  "mask-token-id": z.coerce.number().int().min(0).optional(),
 });
 export type ServeConfig = z.infer<typeof serveSchema>;
 
@@ -40,7 +50,19 @@ const DEFAULTS: Record<keyof ServeConfig, string | undefined> = {
   "queue-timeout": "600",
   "max-tokens": "512",
   "body-limit": String(4 << 20),
+  dlm: "false",
+  "dlm-block-size": String(DLM_DEFAULTS.blockSize),
+  "dlm-sub-block-size": String(DLM_DEFAULTS.subBlockSize),
+  "dlm-threshold": String(DLM_DEFAULTS.threshold),
+  "dlm-mode": DLM_DEFAULTS.mode,
+  "dlm-confidence": DLM_DEFAULTS.confidence,
+  "dlm-max-steps": String(DLM_DEFAULTS.maxStepsPerBlock),
+  "dlm-attention": "auto",
+  "mask-token-id": undefined,
 };
+
+/** Options that may be given without a value (`--dlm` ≡ `--dlm true`). */
+const BOOLEAN_FLAGS = new Set(["dlm"]);
 
 const HELP: Record<keyof ServeConfig, string> = {
   engine: "inference engine: native (our kernels) or llama (llama.cpp)",
@@ -56,6 +78,15 @@ const HELP: Record<keyof ServeConfig, string> = {
   "queue-timeout": "seconds a request may wait in the queue before 503",
   "max-tokens": "default max_tokens when a request gives none",
   "body-limit": "largest request body, bytes",
+  dlm: "block-diffusion decoding by default (requests can still say \"dlm\": false)",
+  "dlm-block-size": "block diffusion: tokens per block",
+  "dlm-sub-block-size": "block diffusion: tokens per sub-block (committed together)",
+  "dlm-threshold": "block diffusion: confidence needed to unmask a position (> 1: one per step)",
+  "dlm-mode": "block diffusion: greedy (one pass per sub-block), iterative, adaptive",
+  "dlm-confidence": "block diffusion: prob (top-1 probability) or margin (top-1 minus top-2)",
+  "dlm-max-steps": "block diffusion: most steps per sub-block",
+  "dlm-attention": "block diffusion: attention inside a block (auto: from the model, else block)",
+  "mask-token-id": "block diffusion: the mask token, when the model does not declare one",
 };
 
 export class CliError extends Error {}
@@ -74,7 +105,8 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     const eq = a.indexOf("=");
     const k = eq > 0 ? a.slice(2, eq) : a.slice(2);
     if (!(k in DEFAULTS)) throw new CliError(`unknown option --${k} (see --help)`);
-    const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    const bare = eq < 0 && BOOLEAN_FLAGS.has(k) && (argv[i + 1] === undefined || argv[i + 1].startsWith("--"));
+    const v = bare ? "true" : eq > 0 ? a.slice(eq + 1) : argv[++i];
     if (v === undefined) throw new CliError(`--${k} needs a value`);
     raw[k] = v;
   }
@@ -119,7 +151,18 @@ async function serve(argv: string[]): Promise<void> {
     queueLimit: cfg.queue,
     queueTimeoutMs: cfg["queue-timeout"] * 1000,
   });
-  const app = createApp({ client: host, modelId, defaults: { maxTokens: cfg["max-tokens"], dlm: null }, bodyLimit: cfg["body-limit"] });
+  const dlm: DlmConfig = {
+    enabled: cfg.dlm,
+    blockSize: cfg["dlm-block-size"],
+    subBlockSize: cfg["dlm-sub-block-size"],
+    threshold: cfg["dlm-threshold"],
+    mode: cfg["dlm-mode"],
+    confidence: cfg["dlm-confidence"],
+    maxStepsPerBlock: cfg["dlm-max-steps"],
+    attention: cfg["dlm-attention"] === "auto" ? null : cfg["dlm-attention"],
+    maskToken: cfg["mask-token-id"] ?? null,
+  };
+  const app = createApp({ client: host, modelId, defaults: { maxTokens: cfg["max-tokens"], dlm }, bodyLimit: cfg["body-limit"] });
   const server = Bun.serve({
     hostname: cfg.host,
     port: cfg.port,
@@ -132,6 +175,17 @@ async function serve(argv: string[]): Promise<void> {
   const t0 = performance.now();
   try {
     const info = await host.ready();
+    if (dlm.enabled) {
+      try {
+        const d = resolveDlm(dlm, info);
+        console.error(`[serve] block diffusion on: block ${d.blockSize}, sub-block ${d.subBlockSize}, θ ${d.threshold}, ${d.mode}, ${d.attention} attention, mask token ${d.maskToken}`);
+      } catch (e) {
+        console.error(`[serve] error: --dlm: ${(e as Error).message}`);
+        server.stop(true);
+        await host.close();
+        process.exit(2);
+      }
+    }
     console.error(
       `[serve] model '${modelId}' ready in ${((performance.now() - t0) / 1000).toFixed(2)} s: ${info.arch} ${info.format}, ` +
         `${info.nLayers} layers, ctx ${info.nCtx}, ${cfg.parallel} parallel`,

@@ -14,7 +14,7 @@ let client: OpenAI;
 let direct: LlamaEngine;
 
 beforeAll(async () => {
-  server = await startServer(["--engine", "llama", "--model", model, "--ctx", "1024", "--parallel", "2", "--threads", "2", "--max-tokens", "32"]);
+  server = await startServer(["--engine", "llama", "--model", model, "--ctx", "1024", "--parallel", "2", "--threads", "2", "--max-tokens", "32", "--mask-token-id", "128002"]);
   client = new OpenAI({ apiKey: "none", baseURL: `${server.url}/v1`, maxRetries: 0 });
   direct = new LlamaEngine({ path: model, nCtx: 1024, nBatch: 512, nParallel: 1, threads: 1 });
 });
@@ -112,4 +112,34 @@ describe("server with the llama engine", () => {
     expect(done.usage?.completion_tokens).toBe(150);
     expect(Math.max(...times)).toBeLessThan(50);
   });
+
+  test("block diffusion per request: statistics in timings, exact max_tokens, greedy θ>1 block 1 equals AR", async () => {
+    const id = (await client.models.list()).data[0].id;
+    const base = { model: id, prompt: "The quick brown fox", max_tokens: 19, temperature: 0, ignore_eos: true };
+    const ar = await client.completions.create(base as never);
+    const one = await client.completions.create({ ...base, dlm: { block_size: 1, sub_block_size: 1, threshold: 2 } } as never);
+    expect(one.choices[0].text).toBe(ar.choices[0].text);
+    const fast = (await client.completions.create({ ...base, dlm: { block_size: 8, sub_block_size: 8, mode: "greedy" } } as never)) as unknown as {
+      usage: { completion_tokens: number };
+      timings: { forward_passes: number; tokens_per_pass: number };
+    };
+    expect(fast.usage.completion_tokens).toBe(19);
+    expect(fast.timings.tokens_per_pass).toBeGreaterThan(2);
+    // Streaming delivers the same text.
+    const stream = await client.completions.create({ ...base, stream: true, dlm: { block_size: 8, sub_block_size: 8, mode: "greedy" } } as never);
+    let text = "";
+    for await (const c of stream as unknown as AsyncIterable<OpenAI.Completion>) text += c.choices[0]?.text ?? "";
+    expect(text).toBe((fast as unknown as OpenAI.Completion).choices[0].text);
+  });
+});
+
+test("--dlm on a model without a mask token fails at launch with a clear message", async () => {
+  const p = Bun.spawn([process.execPath, "src/cli.ts", "serve", "--engine", "llama", "--model", model, "--port", "0", "--dlm"], {
+    cwd: `${import.meta.dir}/..`,
+    stderr: "pipe",
+  });
+  const code = await p.exited;
+  const err = await new Response(p.stderr).text();
+  expect(code).toBe(2);
+  expect(err).toContain("mask token");
 });

@@ -5,6 +5,8 @@ import type { WireError } from "./errors.ts";
 import type { SamplingParams } from "../generate/sampler.ts";
 
 export interface DlmOptions {
+  /** Token id that stands for "not decided yet" (the model's mask token). */
+  maskToken: number;
   blockSize: number;
   subBlockSize: number;
   threshold: number;

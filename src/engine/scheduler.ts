@@ -1,9 +1,11 @@
 // The scheduler: a bounded queue of jobs and up to nParallel live sequences that share one decode per step
 // (continuous batching). It owns the cache slots; generation logic per sequence lives in src/generate.
-import type { Batch, Engine } from "./engine.ts";
+import type { AttentionMode, Batch, Engine } from "./engine.ts";
 import { EngineError } from "./errors.ts";
 import type { Job, JobEvent } from "./protocol.ts";
-import { ArSequence, type Sequence } from "../generate/ar.ts";
+import { ArSequence } from "../generate/ar.ts";
+import { DlmSequence } from "../generate/dlm.ts";
+import type { Sequence } from "../generate/output.ts";
 
 export interface SchedulerOptions {
   nParallel: number;
@@ -97,18 +99,28 @@ export class Scheduler {
     }
   }
 
-  /** One scheduling round: admit, build one batch from every live sequence, decode, hand out logits. */
+  /**
+   * One scheduling round: admit, then one decode per attention mode in use (causal sequences, then
+   * block-diffusion passes), each built from every live sequence that wants that mode.
+   */
   step(): void {
     this.expireQueue();
     this.admit();
     if (this.live.size === 0) return;
+    // Sequences already generating go first (one token or one window each): they keep their latency
+    // while prompts prefill in the room that is left.
+    const order = [...this.live].sort((a, c) => Number(a[1].prefilling) - Number(c[1].prefilling));
+    for (const mode of ["causal", "block"] as const) {
+      const group = order.filter(([, s]) => s.attention === mode && !s.finished);
+      if (group.length > 0) this.decodeGroup(group, mode);
+    }
+  }
 
+  private decodeGroup(group: [number, Sequence][], mode: AttentionMode): void {
     const b = this.batch;
     b.n = 0;
     const parts: { id: number; seq: Sequence; start: number; n: number }[] = [];
-    // Sequences already generating go first (one token each): they keep their latency while prompts prefill.
-    const order = [...this.live].sort((a, c) => Number(a[1].prefilling) - Number(c[1].prefilling));
-    for (const [id, seq] of order) {
+    for (const [id, seq] of group) {
       const room = b.tokens.length - b.n;
       if (room <= 0) break;
       const start = b.n;
@@ -119,7 +131,7 @@ export class Scheduler {
 
     let logits: Float32Array;
     try {
-      logits = this.engine.decode(b, "causal");
+      logits = this.engine.decode(b, mode);
     } catch (e) {
       const err = new EngineError("internal", `decode failed: ${e instanceof Error ? e.message : String(e)}`);
       for (const p of parts) {
@@ -159,7 +171,10 @@ export class Scheduler {
       const q = this.queue.shift()!;
       const slot = this.freeSlots.pop()!;
       this.engine.kvClear(slot);
-      const seq = new ArSequence(this.engine, slot, q.job, q.prompt, performance.now() - q.queuedAt);
+      const waited = performance.now() - q.queuedAt;
+      const seq = q.job.dlm
+        ? new DlmSequence(this.engine, slot, q.job, q.prompt, waited)
+        : new ArSequence(this.engine, slot, q.job, q.prompt, waited);
       this.live.set(q.id, seq);
       this.emit(q.id, { type: "start", promptTokens: q.prompt.length });
     }

@@ -3,10 +3,11 @@ import OpenAI from "openai";
 import { FakeEngine } from "../../test/support/fake-engine.ts";
 import { InProcessClient } from "../../test/support/in-process-client.ts";
 import { createApp } from "./app.ts";
+import { DLM_DEFAULTS } from "../generate/dlm-config.ts";
 
 function setup(engine = new FakeEngine()) {
   const client = new InProcessClient(engine);
-  const app = createApp({ client, modelId: "fake-model", defaults: { maxTokens: 16, dlm: null }, bodyLimit: 64 * 1024 });
+  const app = createApp({ client, modelId: "fake-model", defaults: { maxTokens: 16, dlm: DLM_DEFAULTS }, bodyLimit: 64 * 1024 });
   const openai = new OpenAI({
     apiKey: "unused",
     baseURL: "http://test.local/v1",

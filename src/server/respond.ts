@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import type { EngineClient } from "../engine/engine-host.ts";
 import { EngineError } from "../engine/errors.ts";
 import type { FinishReason, Job, JobEvent, Timings, TokenLogprob, Usage } from "../engine/protocol.ts";
+import type { DlmConfig } from "../generate/dlm-config.ts";
 import { defaultSampling, type SamplingParams } from "../generate/sampler.ts";
 import { ApiError, toApiError } from "./errors.ts";
 import type { CommonRequest } from "./schemas.ts";
@@ -11,7 +12,7 @@ import { sseResponse } from "./sse.ts";
 
 export interface ServerDefaults {
   maxTokens: number;
-  dlm: Job["dlm"];
+  dlm: DlmConfig;
 }
 
 export function samplingFrom(r: CommonRequest): SamplingParams {

@@ -102,7 +102,11 @@ uint32_t tern_kernels_available(void) {
     out |= 1u << TERN_KERNELS_SCALAR;
     out |= 1u << TERN_KERNELS_AVX2;
     if (has_all(f, NEED_AVX512)) out |= 1u << TERN_KERNELS_AVX512;
+#ifdef TERN_AMX_EMULATE
+    if (has_all(f, NEED_AVX512)) out |= 1u << TERN_KERNELS_AMX; /* test build: tiles emulated in C */
+#else
     if (has_all(f, NEED_AMX)) out |= 1u << TERN_KERNELS_AMX;
+#endif
     return out;
 }
 
@@ -112,7 +116,11 @@ const char *tern_kernels_name(int32_t family) {
     case TERN_KERNELS_SCALAR: return "scalar";
     case TERN_KERNELS_AVX2: return "avx2";
     case TERN_KERNELS_AVX512: return "avx512";
+#ifdef TERN_AMX_EMULATE
+    case TERN_KERNELS_AMX: return "amx-emulated";
+#else
     case TERN_KERNELS_AMX: return "amx";
+#endif
     default: return "?";
     }
 }
@@ -130,8 +138,9 @@ static const tern_kernels *table_of(int32_t family) {
 static int32_t family_from_env(int32_t *family) {
     const char *env = getenv("TERNARY_KERNELS");
     if (!env || !*env || !strcasecmp(env, "auto")) return TERN_OK;
+    static const char *const names[] = {"auto", "scalar", "avx2", "avx512", "amx"};
     for (int32_t f = TERN_KERNELS_SCALAR; f <= TERN_KERNELS_AMX; f++) {
-        if (!strcasecmp(env, tern_kernels_name(f))) {
+        if (!strcasecmp(env, names[f])) {
             *family = f;
             return TERN_OK;
         }

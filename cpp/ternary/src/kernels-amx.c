@@ -16,6 +16,14 @@
 
 #include "internal.h"
 
+#ifdef TERN_AMX_EMULATE
+#include "amx-emulate.h"
+#else
+/* GCC 12's _tile_loadconfig tells the compiler it reads only 8 bytes, so stores to the config could be
+ * dropped as dead: this asm names the whole 64-byte operand. */
+#define TERN_AMX_LOADCONFIG(cfg) __asm__ volatile("ldtilecfg %0" ::"m"(*(cfg)))
+#endif
+
 #define AMX_MIN_TOKENS 16
 
 /* LDTILECFG's 64-byte operand (Intel SDM, palette 1): bytes 0-1 palette/start_row, 2-15 reserved,
@@ -38,9 +46,7 @@ static void amx_configure(void) {
         cfg.rows[i] = 16;
         cfg.colsb[i] = 64; /* A, B: 64 bytes; C: 16 int32 */
     }
-    /* GCC 12's _tile_loadconfig tells the compiler it reads only 8 bytes, so the stores above could be
-     * dropped as dead: this asm names the whole 64-byte operand. */
-    __asm__ volatile("ldtilecfg %0" ::"m"(cfg));
+    TERN_AMX_LOADCONFIG(&cfg);
 }
 
 /* _tile_loadd has no memory operand: make every store (the unpacked B tiles) land before it runs. */

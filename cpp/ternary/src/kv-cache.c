@@ -38,6 +38,11 @@ int32_t tern_kv_init(int32_t n_layers, int32_t n_seqs, int32_t n_ctx, int32_t n_
     kv->dtype = dtype;
     kv->esize = dtype == TERN_KV_F32 ? 4 : 2;
     const size_t cells = (size_t)n_layers * n_seqs * n_ctx;
+    if ((double)cells * n_kv_heads * head_dim * (double)kv->esize > 0x1p46) { /* 64 TiB: refuse before size_t wraps */
+        tern_kv_free(kv);
+        return tern_fail(TERN_E_ARG, "tern_kv_init: %d layers x %d seqs x %d ctx x %d x %d is too large", n_layers, n_seqs,
+                         n_ctx, n_kv_heads, head_dim);
+    }
     const size_t bytes = cells * (size_t)n_kv_heads * head_dim * kv->esize;
     /* calloc: large blocks come as untouched zero pages, so unused slots cost no memory */
     kv->k = calloc(1, bytes);

@@ -114,13 +114,14 @@ int32_t tern_matmul(tern_pool *pool, const tern_matrix *m, const tern_acts *a, f
     const tern_kernels *k = pool->kernels;
     matmul_job job = {.k = k, .m = m, .a = a, .y = y, .n_tokens = a->n_tokens};
     job.tokens_per_task = a->n_tokens < k->tokens_per_task ? a->n_tokens : k->tokens_per_task;
-    job.n_row_tasks = (int32_t)((m->n_panels + PANELS_PER_CALL - 1) / PANELS_PER_CALL);
+    job.n_row_tasks = (int32_t)((m->n_panels + PANELS_PER_CALL - 1) / PANELS_PER_CALL); /* <= 2^25 */
     const int32_t n_token_tasks = (a->n_tokens + job.tokens_per_task - 1) / job.tokens_per_task;
     const size_t c_bytes = (size_t)tern_round_up(job.tokens_per_task, 16) * PANELS_PER_CALL * 16 * sizeof(int32_t);
     const int32_t chunks = a->mode == TERN_ACT_TOKEN ? (int32_t)m->k_chunks : TERN_Q8K_BLOCK / TERN_CHUNK_COLS;
     int32_t st = tern_pool_reserve(pool, c_bytes + k->scratch_per_chunk * (size_t)chunks);
     if (st != TERN_OK) return st;
     job.scratch = pool->scratch;
+    if ((int64_t)job.n_row_tasks * n_token_tasks > INT32_MAX) return tern_fail(TERN_E_ARG, "tern_matmul: too many tasks");
     tern_pool_run(pool, matmul_task, &job, job.n_row_tasks * n_token_tasks);
     return TERN_OK;
 }
@@ -181,6 +182,7 @@ int32_t tern_matmul_f32(tern_pool *pool, const tern_matrix *m, const float *x, i
     job.fn = m->kind == TERN_MATRIX_F32 ? pool->kernels->gemm_f32 : pool->kernels->gemm_f16;
     job.n_row_tasks = (int32_t)((m->rows + FLOAT_ROWS_PER_TASK - 1) / FLOAT_ROWS_PER_TASK);
     const int32_t n_token_tasks = (n_tokens + FLOAT_TOKENS_PER_TASK - 1) / FLOAT_TOKENS_PER_TASK;
+    if ((int64_t)job.n_row_tasks * n_token_tasks > INT32_MAX) return tern_fail(TERN_E_ARG, "tern_matmul_f32: too many tasks");
     tern_pool_run(pool, matmulf_task, &job, job.n_row_tasks * n_token_tasks);
     return TERN_OK;
 }

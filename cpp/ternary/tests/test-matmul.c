@@ -342,7 +342,7 @@ void test_matmul_amx(void) {
         printf("    AMX NOT AVAILABLE on this CPU: the AMX kernels were NOT run (%s)\n", tern_last_error());
         return;
     }
-    printf("    AMX available: running the AMX kernels against the scalar reference\n");
+    printf("    AMX available (%s): running the AMX kernels against the reference\n", tern_kernels_name(TERN_KERNELS_AMX));
     tu_rng rng = tu_rng_seed(15);
     tern_pool *pool = pool_for(TERN_KERNELS_AMX, 2);
     if (!pool) return;

@@ -89,7 +89,8 @@ export class LlamaEngine implements Engine {
     const bos = id(Info.LSHIM_INFO_BOS);
     const eos = id(Info.LSHIM_INFO_EOS);
     const text = (t: number | null) => (t === null ? "" : new TextDecoder().decode(this.lib.tokenPiece(m, t, true)));
-    const mask = facts.maskToken ?? id(Info.LSHIM_INFO_MASK);
+    // The mask token for block diffusion: our metadata key, llama.cpp's own, or a token so named.
+    const mask = facts.maskToken ?? id(Info.LSHIM_INFO_MASK) ?? this.lib.tokenFind(m, "|<MASK>|") ?? this.lib.tokenFind(m, "<|mask|>");
     this.info = {
       arch: this.lib.str(m, Str.LSHIM_STR_ARCH) ?? facts.arch,
       name: this.lib.str(m, Str.LSHIM_STR_NAME) ?? facts.name,

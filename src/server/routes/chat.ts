@@ -55,7 +55,7 @@ export function chatRoutes(app: Hono<AppEnv>, o: AppOptions): void {
       stop: stopsFrom(body),
       sampling: samplingFrom(body),
       logprobs: body.logprobs ? (body.top_logprobs ?? 0) : null,
-      dlm: dlmFrom(body.dlm, o),
+      dlm: dlmFrom(body.dlm, o, info),
       ignoreEos: body.ignore_eos ?? false,
     };
     return respond(c, o.client, o.modelId, job, chatShape, body.stream ?? false, body.stream_options?.include_usage ?? false);

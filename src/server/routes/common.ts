@@ -4,6 +4,7 @@ import type { DlmOptions } from "../../engine/protocol.ts";
 import type { AppOptions } from "../app.ts";
 import { ApiError } from "../errors.ts";
 import type { ChatRequest } from "../schemas.ts";
+import { DlmConfigError, resolveDlm } from "../../generate/dlm-config.ts";
 
 export function requireInfo(o: AppOptions): ModelInfo {
   const info = o.client.info;
@@ -11,11 +12,17 @@ export function requireInfo(o: AppOptions): ModelInfo {
   return info;
 }
 
-/** `dlm` in a request: false/true switch the server default off/on; an object overrides its fields. */
-export function dlmFrom(v: ChatRequest["dlm"], o: AppOptions): DlmOptions | null {
-  if (v == null) return o.defaults.dlm;
-  if (v === false) return null;
-  const base = o.defaults.dlm;
-  if (v === true && base) return base;
-  throw new ApiError(501, "block-diffusion decoding is not available in this build yet", "invalid_request_error", "dlm", "not_implemented");
+/**
+ * `dlm` in a request: absent → the server's default; false → plain decoding; true or an object →
+ * block diffusion, with the object's fields over the server's settings.
+ */
+export function dlmFrom(v: ChatRequest["dlm"], o: AppOptions, info: ModelInfo): DlmOptions | null {
+  const c = o.defaults.dlm;
+  if (v === false || (v == null && !c.enabled)) return null;
+  try {
+    return resolveDlm(c, info, typeof v === "object" && v !== null ? v : {});
+  } catch (e) {
+    if (e instanceof DlmConfigError) throw new ApiError(400, e.message, "invalid_request_error", "dlm", "dlm_unavailable");
+    throw e;
+  }
 }

@@ -41,7 +41,7 @@ export function completionRoutes(app: Hono<AppEnv>, o: AppOptions): void {
       stop: stopsFrom(body),
       sampling: samplingFrom(body),
       logprobs: body.logprobs ?? null,
-      dlm: dlmFrom(body.dlm, o),
+      dlm: dlmFrom(body.dlm, o, info),
       ignoreEos: body.ignore_eos ?? false,
     };
     return respond(c, o.client, o.modelId, job, completionShape, body.stream ?? false, body.stream_options?.include_usage ?? false);

@@ -1,0 +1,141 @@
+// Block diffusion on the Engine interface: exact limits and EOG handling on a deterministic engine, and
+// on a real model (llama engine, random fixture): equivalence with AR at one token per step, a cache
+// identical to a fresh causal prefill, and long prompts.
+import { afterAll, describe, expect, test } from "bun:test";
+import { ensureFixtures } from "../../scripts/fixtures.ts";
+import { FakeEngine, FAKE_EOS } from "../../test/support/fake-engine.ts";
+import { argmax, batchOf, greedyTokens } from "../../test/support/greedy.ts";
+import type { Engine } from "../engine/engine.ts";
+import { LlamaEngine } from "../engine/llama/llama-engine.ts";
+import type { DlmOptions, Job, JobEvent } from "../engine/protocol.ts";
+import { Scheduler } from "../engine/scheduler.ts";
+import { DlmSequence } from "./dlm.ts";
+import { defaultSampling } from "./sampler.ts";
+
+const greedy = { ...defaultSampling, temperature: 0 };
+
+function dlm(o: Partial<DlmOptions> = {}): DlmOptions {
+  return { maskToken: 0, blockSize: 32, subBlockSize: 8, threshold: 0.9, confidence: "prob", mode: "iterative", maxStepsPerBlock: 32, attention: "block", ...o };
+}
+
+function job(prompt: number[], maxTokens: number, d: DlmOptions | null, extra: Partial<Job> = {}): Job {
+  return { prompt: { tokens: prompt }, maxTokens, stop: [], sampling: greedy, logprobs: null, dlm: d, ignoreEos: false, ...extra };
+}
+
+function runAll(engine: Engine, jobs: Job[]) {
+  const events = new Map<number, JobEvent[]>();
+  const s = new Scheduler(engine, { nParallel: 4, queueLimit: 16, queueTimeoutMs: 60_000 }, (id, e) =>
+    events.set(id, [...(events.get(id) ?? []), e]),
+  );
+  jobs.forEach((j, i) => s.submit(i, j));
+  for (let guard = 0; !s.idle && guard < 100_000; guard++) s.step();
+  return jobs.map((_, i) => {
+    const ev = events.get(i) ?? [];
+    const err = ev.find((e) => e.type === "error");
+    if (err) throw new Error(JSON.stringify(err));
+    return {
+      text: ev.map((e) => (e.type === "text" ? e.text : "")).join(""),
+      done: ev.find((e) => e.type === "done") as Extract<JobEvent, { type: "done" }>,
+    };
+  });
+}
+
+describe("block diffusion limits on a deterministic engine", () => {
+  test("max_tokens is exact for every window alignment", () => {
+    for (const max of [1, 2, 5, 7, 8, 9, 13, 33]) {
+      const [r] = runAll(new FakeEngine({ nBatch: 64 }), [job([97], max, dlm({ maskToken: 33, blockSize: 8, subBlockSize: 4, mode: "greedy" }), { ignoreEos: true })]);
+      expect(r.done.usage.completionTokens).toBe(max);
+      expect(r.done.finishReason).toBe("length");
+    }
+  });
+
+  test("generation ends at the first EOG token and its text never reaches the reply", () => {
+    const e = new FakeEngine({ eosAfter: "e".charCodeAt(0) });
+    const [r] = runAll(e, [job([97], 50, dlm({ maskToken: 33, blockSize: 1, subBlockSize: 1, threshold: 2 }))]);
+    expect(r.text).toBe("bcde");
+    expect(r.done.finishReason).toBe("stop");
+    expect(r.done.usage.completionTokens).toBe(4);
+    expect(r.text.includes("</s>")).toBe(false);
+    expect(FAKE_EOS).toBe(256);
+  });
+
+  test("stop strings work as in AR mode", () => {
+    const [r] = runAll(new FakeEngine(), [job([97], 50, dlm({ maskToken: 33, blockSize: 1, subBlockSize: 1, threshold: 2 }), { stop: ["fg"] })]);
+    expect(r.text).toBe("bcde");
+    expect(r.done.finishReason).toBe("stop");
+  });
+
+  test("greedy mode commits a whole sub-block per pass and reports it", () => {
+    const [r] = runAll(new FakeEngine({ nBatch: 64 }), [job([97], 32, dlm({ maskToken: 33, blockSize: 8, subBlockSize: 8, mode: "greedy" }), { ignoreEos: true })]);
+    expect(r.done.usage.completionTokens).toBe(32);
+    // 4 sub-blocks: one block pass each, plus a commit pass for all but the last.
+    expect(r.done.timings.forwardPasses).toBe(7);
+    expect(r.done.timings.tokensPerPass).toBeCloseTo(32 / 7, 5);
+  });
+});
+
+describe("block diffusion on a real model (llama engine, random fixture)", () => {
+  const fx = ensureFixtures();
+  const engines: Engine[] = [];
+  afterAll(() => engines.forEach((e) => e.close()));
+  const open = (nParallel = 2) => {
+    const e = new LlamaEngine({ path: fx.paths.bitnet.tq2_0, nCtx: 512, nBatch: 256, nParallel, threads: 2, kvF32: true });
+    engines.push(e);
+    return e;
+  };
+  // A reserved special token of the Llama-3 vocabulary stands in as the mask.
+  const MASK = 128002;
+
+  test("θ above 1 with block size 1 equals AR greedy token for token, with a prompt far over 64 tokens", () => {
+    const e = open();
+    const prompt = [128000, ...Array.from({ length: 150 }, (_, i) => 1000 + ((i * 37) % 5000))];
+    const want = greedyTokens(e, prompt, 20);
+    e.kvClear(-1);
+    const [r] = runAll(e, [job(prompt, 20, dlm({ maskToken: MASK, blockSize: 1, subBlockSize: 1, threshold: 2 }), { ignoreEos: true })]);
+    const wantText = new TextDecoder().decode(Buffer.concat(want.map((t) => e.tokenBytes(t, false))));
+    expect(r.text).toBe(wantText);
+    expect(r.done.usage.promptTokens).toBe(151);
+  });
+
+  test("the committed cache equals a fresh causal prefill of the same tokens", () => {
+    const e = open();
+    const V = e.info.nVocab;
+    const prompt = [128000, 791, 4062, 14198, 39935, 35308, 927];
+    for (const o of [
+      dlm({ maskToken: MASK, blockSize: 8, subBlockSize: 8, mode: "greedy" }),
+      dlm({ maskToken: MASK, blockSize: 16, subBlockSize: 4, threshold: 0.5 }),
+      dlm({ maskToken: MASK, blockSize: 8, subBlockSize: 8, mode: "greedy", attention: "causal" }),
+    ]) {
+      e.kvClear(-1);
+      const seq = new DlmSequence(e, 0, job(prompt, 24, o, { ignoreEos: true }), Int32Array.from(prompt), 0);
+      const b = { n: 0, tokens: new Int32Array(128), positions: new Int32Array(128), seqIds: new Int32Array(128), wantLogits: new Uint8Array(128) };
+      let passes = 0;
+      while (!seq.finished) {
+        b.n = 0;
+        expect(seq.fill(b, 128)).toBeGreaterThan(0);
+        const logits = e.decode(b, seq.attention);
+        passes++;
+        let rows = 0;
+        for (let i = 0; i < b.n; i++) rows += b.wantLogits[i];
+        seq.consume(logits.subarray(0, rows * V), rows);
+      }
+      expect(seq.generated.length).toBe(24);
+      // The cache holds the prompt and every committed sub-block (the last one needs no commit pass).
+      const cached = e.kvNextPos(0);
+      const tokens = [...prompt, ...seq.generated];
+      expect(cached).toBeGreaterThan(prompt.length);
+      expect(cached).toBeLessThan(tokens.length);
+      // Probe the next position from this cache and from a fresh causal prefill of the same tokens:
+      // mask keys left in the cache, or a token written at the wrong position, would change it.
+      const probe = e.decode(batchOf([tokens[cached]], cached, 0), "causal").slice(0, V);
+      e.kvClear(1);
+      e.decode(batchOf(tokens.slice(0, cached), 0, 1), "causal");
+      const fresh = e.decode(batchOf([tokens[cached]], cached, 1), "causal").slice(0, V);
+      let maxDiff = 0;
+      for (let j = 0; j < V; j++) maxDiff = Math.max(maxDiff, Math.abs(probe[j] - fresh[j]));
+      expect(maxDiff).toBeLessThan(1e-3);
+      expect(argmax(probe)).toBe(argmax(fresh));
+      expect(passes).toBeGreaterThan(1);
+    }
+  });
+});

@@ -1,11 +1,13 @@
 // The command line: `serve` (the HTTP server), with `bench` and `convert` dispatched to their modules.
 // Every option comes from a flag or a TERNARY_* environment variable, validated by one zod schema.
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { z } from "zod";
 import { EngineHost } from "./engine/engine-host.ts";
 import { DLM_DEFAULTS, resolveDlm, type DlmConfig } from "./generate/dlm-config.ts";
 import { createApp } from "./server/app.ts";
+import { Metrics } from "./server/metrics.ts";
+import { defaultAllowedHosts } from "./server/security.ts";
 
 const root = join(import.meta.dir, "..");
 export const DEFAULT_MODEL = join(root, "models", "default.gguf");
@@ -33,6 +35,11 @@ const serveSchema = z.object({
   "dlm-max-steps": z.coerce.number().int().min(1).max(1024),
   "dlm-attention": z.enum(["auto", "causal", "block"]),
   "mask-token-id": z.coerce.number().int().min(0).optional(),
+  "api-key": z.string().min(8, "an API key needs at least 8 characters").optional(),
+  "api-key-file": z.string().min(1).optional(),
+  "cors-origins": z.string().optional(),
+  "allowed-hosts": z.string().optional(),
+  "shutdown-timeout": z.coerce.number().min(0).max(3600),
 });
 export type ServeConfig = z.infer<typeof serveSchema>;
 
@@ -59,6 +66,11 @@ const DEFAULTS: Record<keyof ServeConfig, string | undefined> = {
   "dlm-max-steps": String(DLM_DEFAULTS.maxStepsPerBlock),
   "dlm-attention": "auto",
   "mask-token-id": undefined,
+  "api-key": undefined,
+  "api-key-file": undefined,
+  "cors-origins": undefined,
+  "allowed-hosts": undefined,
+  "shutdown-timeout": "30",
 };
 
 /** Options that may be given without a value (`--dlm` ≡ `--dlm true`). */
@@ -87,9 +99,22 @@ const HELP: Record<keyof ServeConfig, string> = {
   "dlm-max-steps": "block diffusion: most steps per sub-block",
   "dlm-attention": "block diffusion: attention inside a block (auto: from the model, else block)",
   "mask-token-id": "block diffusion: the mask token, when the model does not declare one",
+  "api-key": "require this key (Authorization: Bearer or x-api-key); /health and /ready stay open",
+  "api-key-file": "read the API key(s) from a file, one per line",
+  "cors-origins": "comma-separated origins allowed by CORS (* for any); CORS is off by default",
+  "allowed-hosts": "extra Host names accepted when bound to loopback (DNS-rebinding protection)",
+  "shutdown-timeout": "seconds to let running requests finish after SIGTERM before cancelling them",
 };
 
 export class CliError extends Error {}
+
+function readKeyFile(path: string): string[] {
+  try {
+    return readFileSync(path, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  } catch (e) {
+    throw new CliError(`--api-key-file: cannot read ${path}: ${(e as Error).message}`);
+  }
+}
 
 function envName(key: string): string {
   return `TERNARY_${key.toUpperCase().replaceAll("-", "_")}`;
@@ -162,7 +187,24 @@ async function serve(argv: string[]): Promise<void> {
     attention: cfg["dlm-attention"] === "auto" ? null : cfg["dlm-attention"],
     maskToken: cfg["mask-token-id"] ?? null,
   };
-  const app = createApp({ client: host, modelId, defaults: { maxTokens: cfg["max-tokens"], dlm }, bodyLimit: cfg["body-limit"] });
+  const apiKeys = [cfg["api-key"], ...(cfg["api-key-file"] ? readKeyFile(cfg["api-key-file"]) : [])].filter((k): k is string => !!k);
+  const list = (v: string | undefined) => (v ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+  let draining = false;
+  const metrics = new Metrics(() => ({ ...host.stats, capacity: cfg.parallel, ready: host.info !== null && !draining }));
+  const app = createApp({
+    client: host,
+    modelId,
+    defaults: { maxTokens: cfg["max-tokens"], dlm },
+    bodyLimit: cfg["body-limit"],
+    metrics,
+    queueLimit: cfg.queue,
+    draining: () => draining,
+    security: {
+      apiKeys,
+      corsOrigins: list(cfg["cors-origins"]),
+      allowedHosts: defaultAllowedHosts(cfg.host, list(cfg["allowed-hosts"])),
+    },
+  });
   const server = Bun.serve({
     hostname: cfg.host,
     port: cfg.port,
@@ -196,10 +238,19 @@ async function serve(argv: string[]): Promise<void> {
     await host.close();
     process.exit(1);
   }
+  // Graceful drain: /ready fails at once, no new connections, running requests get up to
+  // --shutdown-timeout to finish; whatever is left is cancelled (its clients see an error), exit 0.
   const shutdown = async (sig: string) => {
-    console.error(`[serve] ${sig}: shutting down`);
-    server.stop(false);
+    if (draining) return;
+    draining = true;
+    console.error(`[serve] ${sig}: draining (up to ${cfg["shutdown-timeout"]} s for ${host.stats.active + host.stats.queued} running requests)`);
+    void server.stop(false);
+    const deadline = Date.now() + cfg["shutdown-timeout"] * 1000;
+    while (host.stats.active + host.stats.queued > 0 && Date.now() < deadline) await Bun.sleep(50);
     await host.close();
+    await Bun.sleep(50); // let cancelled streams flush their last frame
+    void server.stop(true);
+    console.error("[serve] stopped");
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));

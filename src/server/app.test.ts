@@ -4,6 +4,7 @@ import { FakeEngine } from "../../test/support/fake-engine.ts";
 import { InProcessClient } from "../../test/support/in-process-client.ts";
 import { createApp } from "./app.ts";
 import { DLM_DEFAULTS } from "../generate/dlm-config.ts";
+import { Metrics } from "./metrics.ts";
 
 function setup(engine = new FakeEngine()) {
   const client = new InProcessClient(engine);
@@ -126,5 +127,88 @@ describe("HTTP API on a deterministic engine", () => {
     const { openai } = setup();
     const ask = () => openai.completions.create({ model: "fake-model", prompt: "a", max_tokens: 6, temperature: 1.5, seed: 42 });
     expect((await ask()).choices[0].text).toBe((await ask()).choices[0].text);
+  });
+});
+
+describe("security, metrics and tokenizer routes", () => {
+  function secured(over: Partial<Parameters<typeof createApp>[0]> = {}) {
+    const client = new InProcessClient(new FakeEngine());
+    const metrics = new Metrics(() => ({ ...client.stats, capacity: 4, ready: true }));
+    const app = createApp({
+      client, modelId: "fake-model", defaults: { maxTokens: 4, dlm: DLM_DEFAULTS }, bodyLimit: 65536, metrics,
+      security: { apiKeys: ["secret-key-1"], corsOrigins: ["http://ok.example"], allowedHosts: ["localhost", "127.0.0.1"] },
+      ...over,
+    });
+    return { app, metrics };
+  }
+  const H = (extra: Record<string, string> = {}) => ({ host: "127.0.0.1:30000", ...extra });
+
+  test("an API key is required (Bearer or x-api-key) except on the probes", async () => {
+    const { app } = secured();
+    const body = JSON.stringify({ prompt: "a", max_tokens: 2 });
+    expect((await app.request("/health", { headers: H() })).status).toBe(200);
+    expect((await app.request("/ready", { headers: H() })).status).toBe(200);
+    const none = await app.request("/v1/completions", { method: "POST", body, headers: H() });
+    expect(none.status).toBe(401);
+    expect((await none.json()).error.type).toBe("authentication_error");
+    expect((await app.request("/v1/completions", { method: "POST", body, headers: H({ authorization: "Bearer wrong-key" }) })).status).toBe(401);
+    expect((await app.request("/v1/completions", { method: "POST", body, headers: H({ authorization: "Bearer secret-key-1" }) })).status).toBe(200);
+    expect((await app.request("/v1/models", { headers: H({ "x-api-key": "secret-key-1" }) })).status).toBe(200);
+  });
+
+  test("a foreign Host is refused on loopback (DNS rebinding)", async () => {
+    const { app } = secured();
+    const r = await app.request("/health", { headers: { host: "evil.example:30000" } });
+    expect(r.status).toBe(403);
+    expect((await app.request("/health", { headers: { host: "localhost:30000" } })).status).toBe(200);
+  });
+
+  test("CORS answers only allowed origins", async () => {
+    const { app } = secured();
+    const pre = (origin: string) =>
+      app.request("/v1/completions", { method: "OPTIONS", headers: H({ origin, "access-control-request-method": "POST" }) });
+    const ok = await pre("http://ok.example");
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get("access-control-allow-origin")).toBe("http://ok.example");
+    expect((await pre("http://evil.example")).status).toBe(403);
+    const plain = await app.request("/health", { headers: H({ origin: "http://evil.example" }) });
+    expect(plain.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  test("/metrics counts requests and tokens in Prometheus format", async () => {
+    const { app } = secured({ security: undefined });
+    await app.request("/v1/completions", { method: "POST", body: JSON.stringify({ prompt: "a", max_tokens: 3, temperature: 0 }) });
+    const text = await (await app.request("/metrics")).text();
+    expect(text).toContain("# TYPE ternary_requests_total counter");
+    expect(text).toMatch(/ternary_generated_tokens_total 3\b/);
+    expect(text).toMatch(/ternary_requests_total\{route="\/v1\/completions",status="200"\} 1/);
+    expect(text).toContain("ternary_time_to_first_token_seconds_bucket");
+    expect(text).toMatch(/ternary_queue_depth 0/);
+  });
+
+  test("/tokenize and /detokenize round-trip", async () => {
+    const { app } = secured({ security: undefined });
+    const t = await (await app.request("/tokenize", { method: "POST", body: JSON.stringify({ content: "hey" }) })).json();
+    expect(t.tokens).toEqual([104, 101, 121]);
+    const d = await (await app.request("/detokenize", { method: "POST", body: JSON.stringify({ tokens: t.tokens }) })).json();
+    expect(d.content).toBe("hey");
+    expect((await app.request("/detokenize", { method: "POST", body: JSON.stringify({ tokens: [9999] }) })).status).toBe(400);
+  });
+
+  test("n choices: independent seeded choices in one response, streamed by index", async () => {
+    const { app } = secured({ security: undefined });
+    const r = await (await app.request("/v1/completions", { method: "POST", body: JSON.stringify({ prompt: "a", max_tokens: 3, n: 3, temperature: 0 }) })).json();
+    expect(r.choices.map((c: { index: number }) => c.index)).toEqual([0, 1, 2]);
+    expect(r.choices.every((c: { text: string }) => c.text === "bcd")).toBe(true);
+    expect(r.usage.completion_tokens).toBe(9);
+  });
+
+  test("draining refuses new work with 503 and /ready fails", async () => {
+    let draining = false;
+    const { app } = secured({ security: undefined, draining: () => draining });
+    draining = true;
+    expect((await app.request("/ready")).status).toBe(503);
+    const r = await app.request("/v1/completions", { method: "POST", body: JSON.stringify({ prompt: "a" }) });
+    expect(r.status).toBe(503);
   });
 });

@@ -6,7 +6,10 @@ import { ApiError, toApiError } from "./errors.ts";
 import type { ServerDefaults } from "./respond.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { completionRoutes } from "./routes/completions.ts";
+import type { Metrics } from "./metrics.ts";
 import { modelRoutes } from "./routes/models.ts";
+import { tokenizeRoutes } from "./routes/tokenize.ts";
+import { authMiddleware, corsMiddleware, hostMiddleware, type SecurityOptions } from "./security.ts";
 
 export interface AppOptions {
   client: EngineClient;
@@ -14,6 +17,12 @@ export interface AppOptions {
   defaults: ServerDefaults;
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
+  metrics?: Metrics | null;
+  security?: SecurityOptions;
+  /** Waiting requests beyond which /ready reports saturation (the queue limit). */
+  queueLimit?: number;
+  /** True once shutdown began: /ready fails so load balancers stop sending work. */
+  draining?: () => boolean;
 }
 
 export type AppEnv = { Variables: { requestId: string } };
@@ -27,14 +36,34 @@ export function createApp(o: AppOptions): Hono<AppEnv> {
     c.set("requestId", id);
     await next();
     c.res.headers.set("x-request-id", id);
+    o.metrics?.requests.inc({ route: c.req.routePath, status: String(c.res.status) });
+  });
+  const sec = o.security ?? { apiKeys: [], corsOrigins: [], allowedHosts: null };
+  app.use(hostMiddleware(sec.allowedHosts));
+  app.use(corsMiddleware(sec.corsOrigins));
+  app.use(authMiddleware(sec.apiKeys));
+  app.use(async (c, next) => {
+    if (c.req.method === "POST" && o.draining?.()) {
+      throw new ApiError(503, "the server is shutting down; retry on another replica", "service_unavailable", null, "shutting_down", { "retry-after": "1" });
+    }
+    return next();
   });
 
+  // Liveness: the process serves HTTP. Readiness: the model is loaded, the queue has room and the
+  // server is not draining, so a load balancer should send it work.
   app.get("/health", (c) => c.json({ status: "ok" }));
-  app.get("/ready", (c) =>
-    o.client.info ? c.json({ status: "ready", model: o.modelId }) : c.json({ status: "loading", model: o.modelId }, 503),
-  );
+  app.get("/ready", (c) => {
+    const s = o.client.stats;
+    const status = !o.client.info ? "loading" : o.draining?.() ? "draining" : o.queueLimit !== undefined && s.queued >= o.queueLimit ? "saturated" : "ready";
+    return c.json({ status, model: o.modelId, queued: s.queued, active: s.active }, status === "ready" ? 200 : 503);
+  });
+  if (o.metrics) {
+    const m = o.metrics;
+    app.get("/metrics", (c) => c.text(m.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }));
+  }
 
   modelRoutes(app, o);
+  tokenizeRoutes(app, o);
   chatRoutes(app, o);
   completionRoutes(app, o);
 

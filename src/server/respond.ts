@@ -1,5 +1,6 @@
-// Turns a validated request into a Job and the job's events into an OpenAI response: one JSON body, or
-// an SSE stream of chunks. Shared by chat and completions, which differ only in the object shapes.
+// Turns validated requests into Jobs and the jobs' events into an OpenAI response: one JSON body, or an
+// SSE stream of chunks. Shared by chat and completions, which differ only in the object shapes; `n`
+// choices are n jobs whose events are merged by choice index.
 import type { Context } from "hono";
 import type { EngineClient } from "../engine/engine-host.ts";
 import { EngineError } from "../engine/errors.ts";
@@ -7,6 +8,7 @@ import type { FinishReason, Job, JobEvent, Timings, TokenLogprob, Usage } from "
 import type { DlmConfig } from "../generate/dlm-config.ts";
 import { defaultSampling, type SamplingParams } from "../generate/sampler.ts";
 import { ApiError, toApiError } from "./errors.ts";
+import type { Metrics } from "./metrics.ts";
 import type { CommonRequest } from "./schemas.ts";
 import { sseResponse } from "./sse.ts";
 
@@ -38,24 +40,34 @@ export function stopsFrom(r: CommonRequest): string[] {
   return typeof r.stop === "string" ? [r.stop] : r.stop;
 }
 
+/**
+ * `n` jobs for one request. With a seed, choice i uses seed + i, so choices differ from each other yet
+ * the whole response is reproducible.
+ */
+export function choicesOf(job: Job, n: number): Job[] {
+  return Array.from({ length: n }, (_, i) =>
+    i === 0 || job.sampling.seed === null ? job : { ...job, sampling: { ...job.sampling, seed: job.sampling.seed + i } },
+  );
+}
+
 /** The pieces that differ between chat and completions. */
 export interface Shape {
   object: string;
   chunkObject: string;
   idPrefix: string;
   /** A choice of the final (non-streamed) response. */
-  choice(text: string, finish: FinishReason, logprobs: TokenLogprob[] | null): Record<string, unknown>;
+  choice(index: number, text: string, finish: FinishReason, logprobs: TokenLogprob[] | null): Record<string, unknown>;
   /** A streamed choice delta; `first` is the opening chunk (chat sends the role there). */
-  delta(text: string, first: boolean, logprobs: TokenLogprob[] | null): Record<string, unknown>;
+  delta(index: number, text: string, first: boolean, logprobs: TokenLogprob[] | null): Record<string, unknown>;
   /** The streamed closing choice, carrying the finish reason. */
-  finish(finish: FinishReason): Record<string, unknown>;
+  finish(index: number, finish: FinishReason): Record<string, unknown>;
 }
 
 function usageJson(u: Usage) {
   return { prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, total_tokens: u.promptTokens + u.completionTokens };
 }
 
-/** Documented extension: where the time went, in OpenAI-like snake case. */
+/** Documented extension: where the time went. */
 function timingsJson(t: Timings) {
   return {
     queue_ms: round(t.queueMs),
@@ -73,79 +85,121 @@ function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-function throwEvent(e: JobEvent & { type: "error" }): never {
-  throw toApiError(EngineError.fromWire(e.error));
+type Done = Extract<JobEvent, { type: "done" }>;
+
+/** Per-request latency bookkeeping for /metrics. */
+class Clock {
+  private readonly t0 = performance.now();
+  private last = 0;
+  constructor(private readonly m: Metrics | null) {}
+  text(e: Extract<JobEvent, { type: "text" }>): void {
+    if (!this.m || e.tokens === 0) return;
+    const now = performance.now();
+    if (this.last === 0) this.m.ttft.observe((now - this.t0) / 1000);
+    else this.m.itl.observe((now - this.last) / 1000 / e.tokens, e.tokens);
+    this.last = now;
+    this.m.tokens(e.tokens);
+  }
+  done(e: Done, countPrompt: boolean): void {
+    if (!this.m) return;
+    this.m.finished.inc({ reason: e.finishReason });
+    if (countPrompt) this.m.promptTokens.inc({}, e.usage.promptTokens);
+    if (e.timings.tokensPerPass !== undefined) this.m.dlmTokensPerPass.observe(e.timings.tokensPerPass);
+  }
 }
 
-export async function respond(
-  c: Context,
-  client: EngineClient,
-  modelId: string,
-  job: Job,
-  shape: Shape,
-  stream: boolean,
-  includeUsage: boolean,
-): Promise<Response> {
+export interface RespondOptions {
+  client: EngineClient;
+  modelId: string;
+  metrics: Metrics | null;
+  shape: Shape;
+  stream: boolean;
+  includeUsage: boolean;
+}
+
+export async function respond(c: Context, jobs: Job[], o: RespondOptions): Promise<Response> {
+  const { shape } = o;
   const id = `${shape.idPrefix}-${crypto.randomUUID().replaceAll("-", "")}`;
-  const created = Math.floor(Date.now() / 1000);
-  const head = { id, created, model: modelId };
+  const head = { id, created: Math.floor(Date.now() / 1000), model: o.modelId };
   const abort = new AbortController();
   c.req.raw.signal?.addEventListener("abort", () => abort.abort(), { once: true });
-  const events = client.generate(job, abort.signal)[Symbol.asyncIterator]();
+  const iters = jobs.map((j) => o.client.generate(j, abort.signal)[Symbol.asyncIterator]());
 
-  // Wait for the first event before answering, so a request that fails early (bad prompt, queue full)
-  // gets a proper HTTP status instead of an error inside a 200 stream.
-  const first = await events.next();
-  if (!first.done && first.value.type === "error") throwEvent(first.value);
-
-  if (!stream) {
-    let text = "";
-    const logprobs: TokenLogprob[] = [];
-    let ev: IteratorResult<JobEvent> = first;
-    for (; !ev.done; ev = await events.next()) {
-      const e = ev.value;
-      if (e.type === "text") {
-        text += e.text;
-        if (e.logprobs) logprobs.push(...e.logprobs);
-      } else if (e.type === "error") throwEvent(e);
-      else if (e.type === "done") {
-        return c.json({
-          ...head,
-          object: shape.object,
-          choices: [shape.choice(text, e.finishReason, job.logprobs === null ? null : logprobs)],
-          usage: usageJson(e.usage),
-          timings: timingsJson(e.timings),
-        });
-      }
+  // Wait for each choice's first event before answering, so a request that fails early (bad prompt,
+  // full queue) gets a proper HTTP status instead of an error inside a 200 stream.
+  const firsts = await Promise.all(iters.map((it) => it.next()));
+  for (const f of firsts) {
+    if (!f.done && f.value.type === "error") {
+      abort.abort();
+      throw toApiError(EngineError.fromWire(f.value.error));
     }
-    throw new ApiError(500, "the generation ended without a result", "server_error");
+  }
+  const clocks = jobs.map(() => new Clock(o.metrics));
+
+  if (!o.stream) {
+    const results = await Promise.all(
+      iters.map(async (it, i) => {
+        let text = "";
+        const logprobs: TokenLogprob[] = [];
+        for (let ev = firsts[i]; !ev.done; ev = await it.next()) {
+          const e = ev.value;
+          if (e.type === "text") {
+            clocks[i].text(e);
+            text += e.text;
+            if (e.logprobs) logprobs.push(...e.logprobs);
+          } else if (e.type === "error") throw toApiError(EngineError.fromWire(e.error));
+          else if (e.type === "done") {
+            clocks[i].done(e, i === 0);
+            return { text, logprobs, done: e };
+          }
+        }
+        throw new ApiError(500, "the generation ended without a result", "server_error");
+      }),
+    );
+    const usage = {
+      promptTokens: results[0].done.usage.promptTokens,
+      completionTokens: results.reduce((a, r) => a + r.done.usage.completionTokens, 0),
+    };
+    return c.json({
+      ...head,
+      object: shape.object,
+      choices: results.map((r, i) => shape.choice(i, r.text, r.done.finishReason, jobs[i].logprobs === null ? null : r.logprobs)),
+      usage: usageJson(usage),
+      timings: timingsJson(results[0].done.timings),
+    });
   }
 
   return sseResponse(abort, async (send) => {
-    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
-      send({ ...head, object: shape.chunkObject, choices, ...extra });
-    let opened = false;
-    let ev: IteratorResult<JobEvent> = first;
-    for (; !ev.done; ev = await events.next()) {
-      const e = ev.value;
-      if (e.type === "start" && !opened) {
-        opened = true;
-        chunk([shape.delta("", true, null)]);
-      } else if (e.type === "text") {
-        if (!opened) {
-          opened = true;
-          chunk([shape.delta("", true, null)]);
+    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => send({ ...head, object: shape.chunkObject, choices, ...extra });
+    for (let i = 0; i < jobs.length; i++) chunk([shape.delta(i, "", true, null)]);
+    const dones: (Done | null)[] = jobs.map(() => null);
+    // Merge the choices' event streams: each pump forwards its events as they come.
+    await Promise.all(
+      iters.map(async (it, i) => {
+        for (let ev = firsts[i]; !ev.done; ev = await it.next()) {
+          const e = ev.value;
+          if (e.type === "text") {
+            clocks[i].text(e);
+            chunk([shape.delta(i, e.text, false, e.logprobs ?? null)]);
+          } else if (e.type === "error") {
+            send(toApiError(EngineError.fromWire(e.error)).toJSON());
+            abort.abort();
+            return;
+          } else if (e.type === "done") {
+            clocks[i].done(e, i === 0);
+            dones[i] = e;
+            chunk([shape.finish(i, e.finishReason)], o.includeUsage || jobs.length > 1 ? {} : { timings: timingsJson(e.timings) });
+            return;
+          }
         }
-        chunk([shape.delta(e.text, false, e.logprobs ?? null)]);
-      } else if (e.type === "error") {
-        const err = toApiError(EngineError.fromWire(e.error));
-        send(err.toJSON());
-        return;
-      } else if (e.type === "done") {
-        chunk([shape.finish(e.finishReason)], includeUsage ? {} : { timings: timingsJson(e.timings) });
-        if (includeUsage) chunk([], { usage: usageJson(e.usage), timings: timingsJson(e.timings) });
-        return;
-      }
+      }),
+    );
+    if (o.includeUsage && dones.every((d) => d !== null)) {
+      const usage = {
+        promptTokens: dones[0]!.usage.promptTokens,
+        completionTokens: dones.reduce((a, d) => a + d!.usage.completionTokens, 0),
+      };
+      chunk([], { usage: usageJson(usage), timings: timingsJson(dones[0]!.timings) });
     }
   });
 }

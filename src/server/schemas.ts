@@ -40,7 +40,7 @@ const common = {
   stop,
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
-  n: z.literal(1, "only n = 1 is supported").nullish(),
+  n: z.number().int().min(1).max(16).nullish(),
   logit_bias: z.record(z.string().regex(/^\d+$/, "logit_bias keys are token ids"), z.number().min(-100).max(100)).nullish(),
   user: z.string().max(512).nullish(),
   ignore_eos: z.boolean().nullish(),
@@ -73,6 +73,17 @@ export const completionRequest = z.object({
   ]),
   echo: z.literal(false, "echo is not supported").nullish(),
   logprobs: z.number().int().min(0).max(20).nullish(),
+});
+
+export const tokenizeRequest = z.object({
+  content: z.string().max(4 << 20),
+  add_special: z.boolean().nullish(),
+  parse_special: z.boolean().nullish(),
+  with_pieces: z.boolean().nullish(),
+});
+
+export const detokenizeRequest = z.object({
+  tokens: z.array(z.number().int().min(0)).max(1 << 20),
 });
 
 export type ChatRequest = z.infer<typeof chatRequest>;

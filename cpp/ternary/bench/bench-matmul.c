@@ -5,7 +5,7 @@
  * 2 ops per multiply-add) at 1 and 2 threads; also the output head (Q8 and F16) matvec.
  * "matvec" reuses one matrix (it stays in the CPU caches); "matvec-cold" cycles through copies adding
  * up to >= 256 MB, as a decode step does through a model's layers, so it measures DRAM streaming.
- * Prints a table and, last, one JSON line. Usage: bench-ternary [seconds per measurement, default 0.3]
+ * Prints a table and, last, one JSON line. Usage: ternary-bench [seconds per measurement, default 0.3]
  */
 #include <stdlib.h>
 #include <string.h>

@@ -10,6 +10,9 @@
  * Ternary panels are unpacked once per call from 2 bits to int8 codes {0,1,2} (signed operand of
  * tdpbssd; the epilogue subtracts sum a); Q8 panels are already bytes (u = w + 128, tdpbsud).
  * Below AMX_MIN_TOKENS tokens a tile is mostly empty and the AVX-512 VNNI kernels run instead.
+ * AMX_MIN_TOKENS and tokens_per_task (dispatch.c) are unmeasured guesses: no AMX machine was at hand.
+ * Built with TERN_AMX_EMULATE (tests only), the tile instructions run on the C model in
+ * amx-emulate.h, which checks this file's tiling and layouts on any AVX-512 CPU.
  */
 #include <immintrin.h>
 #include <string.h>

@@ -4,7 +4,7 @@ import { ChatTemplateError, renderChat } from "../../chat/template.ts";
 import type { AppEnv, AppOptions } from "../app.ts";
 import { checkModel, readJson } from "../app.ts";
 import { ApiError } from "../errors.ts";
-import { respond, samplingFrom, stopsFrom, type Shape } from "../respond.ts";
+import { choicesOf, respond, samplingFrom, stopsFrom, type Shape } from "../respond.ts";
 import { chatRequest } from "../schemas.ts";
 import { requireInfo, dlmFrom } from "./common.ts";
 
@@ -12,19 +12,19 @@ const chatShape: Shape = {
   object: "chat.completion",
   chunkObject: "chat.completion.chunk",
   idPrefix: "chatcmpl",
-  choice: (text, finish, logprobs) => ({
-    index: 0,
+  choice: (index, text, finish, logprobs) => ({
+    index,
     message: { role: "assistant", content: text },
     logprobs: logprobs ? { content: logprobs.map(lp) } : null,
     finish_reason: finish,
   }),
-  delta: (text, first, logprobs) => ({
-    index: 0,
+  delta: (index, text, first, logprobs) => ({
+    index,
     delta: first ? { role: "assistant", content: "" } : { content: text },
     logprobs: logprobs ? { content: logprobs.map(lp) } : null,
     finish_reason: null,
   }),
-  finish: (finish) => ({ index: 0, delta: {}, logprobs: null, finish_reason: finish }),
+  finish: (index, finish) => ({ index, delta: {}, logprobs: null, finish_reason: finish }),
 };
 
 function lp(l: { token: string; bytes: number[]; logprob: number; topLogprobs: { token: string; bytes: number[]; logprob: number }[] }) {
@@ -58,6 +58,13 @@ export function chatRoutes(app: Hono<AppEnv>, o: AppOptions): void {
       dlm: dlmFrom(body.dlm, o, info),
       ignoreEos: body.ignore_eos ?? false,
     };
-    return respond(c, o.client, o.modelId, job, chatShape, body.stream ?? false, body.stream_options?.include_usage ?? false);
+    return respond(c, choicesOf(job, body.n ?? 1), {
+      client: o.client,
+      modelId: o.modelId,
+      metrics: o.metrics ?? null,
+      shape: chatShape,
+      stream: body.stream ?? false,
+      includeUsage: body.stream_options?.include_usage ?? false,
+    });
   });
 }

@@ -2,7 +2,7 @@
 import type { Hono } from "hono";
 import type { AppEnv, AppOptions } from "../app.ts";
 import { checkModel, readJson } from "../app.ts";
-import { respond, samplingFrom, stopsFrom, type Shape } from "../respond.ts";
+import { choicesOf, respond, samplingFrom, stopsFrom, type Shape } from "../respond.ts";
 import { completionRequest } from "../schemas.ts";
 import { dlmFrom, requireInfo } from "./common.ts";
 
@@ -10,9 +10,9 @@ const completionShape: Shape = {
   object: "text_completion",
   chunkObject: "text_completion",
   idPrefix: "cmpl",
-  choice: (text, finish, logprobs) => ({ index: 0, text, logprobs: logprobs ? legacyLogprobs(logprobs) : null, finish_reason: finish }),
-  delta: (text, _first, logprobs) => ({ index: 0, text, logprobs: logprobs ? legacyLogprobs(logprobs) : null, finish_reason: null }),
-  finish: (finish) => ({ index: 0, text: "", logprobs: null, finish_reason: finish }),
+  choice: (index, text, finish, logprobs) => ({ index, text, logprobs: logprobs ? legacyLogprobs(logprobs) : null, finish_reason: finish }),
+  delta: (index, text, _first, logprobs) => ({ index, text, logprobs: logprobs ? legacyLogprobs(logprobs) : null, finish_reason: null }),
+  finish: (index, finish) => ({ index, text: "", logprobs: null, finish_reason: finish }),
 };
 
 /** The legacy completions logprobs object (parallel arrays). */
@@ -44,6 +44,13 @@ export function completionRoutes(app: Hono<AppEnv>, o: AppOptions): void {
       dlm: dlmFrom(body.dlm, o, info),
       ignoreEos: body.ignore_eos ?? false,
     };
-    return respond(c, o.client, o.modelId, job, completionShape, body.stream ?? false, body.stream_options?.include_usage ?? false);
+    return respond(c, choicesOf(job, body.n ?? 1), {
+      client: o.client,
+      modelId: o.modelId,
+      metrics: o.metrics ?? null,
+      shape: completionShape,
+      stream: body.stream ?? false,
+      includeUsage: body.stream_options?.include_usage ?? false,
+    });
   });
 }

@@ -211,7 +211,9 @@ async function serve(argv: string[]): Promise<void> {
     fetch: app.fetch,
     // Streams may be silent for long prefills; SSE keep-alives and our own timeouts govern instead.
     idleTimeout: 0,
-    maxRequestBodySize: cfg["body-limit"],
+    // Bun's own limit answers with an empty 413; ours (in readJson) answers in OpenAI's shape, so Bun's
+    // only stops absurd uploads.
+    maxRequestBodySize: Math.max(cfg["body-limit"] * 4, 64 << 20),
   });
   console.error(`[serve] listening on http://${server.hostname}:${server.port} (engine ${cfg.engine}); loading ${cfg.model}`);
   const t0 = performance.now();

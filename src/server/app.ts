@@ -89,8 +89,23 @@ export function createApp(o: AppOptions): Hono<AppEnv> {
 export async function readJson(req: Request, limit: number): Promise<unknown> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > limit) throw new ApiError(413, `the request body is ${declared} bytes; the limit is ${limit}`, "invalid_request_error", null, "body_too_large");
-  const buf = new Uint8Array(await req.arrayBuffer());
-  if (buf.length > limit) throw new ApiError(413, `the request body is ${buf.length} bytes; the limit is ${limit}`, "invalid_request_error", null, "body_too_large");
+  // Read incrementally so a chunked upload without a length stops at the limit, not at the end.
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  if (req.body) {
+    const reader = req.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        throw new ApiError(413, `the request body is over the limit of ${limit} bytes`, "invalid_request_error", null, "body_too_large");
+      }
+      parts.push(value);
+    }
+  }
+  const buf = Buffer.concat(parts);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(buf);

@@ -1,10 +1,12 @@
 // The command line: `serve` (the HTTP server), with `bench` and `convert` dispatched to their modules.
 // Every option comes from a flag or a TERNARY_* environment variable, validated by one zod schema.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { z } from "zod";
 import { EngineHost } from "./engine/engine-host.ts";
 import { DLM_DEFAULTS, resolveDlm, type DlmConfig } from "./generate/dlm-config.ts";
+import { formatReport, runBenchmark } from "./bench/benchmark-mode.ts";
+import { openEngine } from "./engine/open.ts";
 import { createApp } from "./server/app.ts";
 import { Metrics } from "./server/metrics.ts";
 import { defaultAllowedHosts } from "./server/security.ts";
@@ -40,6 +42,11 @@ const serveSchema = z.object({
   "cors-origins": z.string().optional(),
   "allowed-hosts": z.string().optional(),
   "shutdown-timeout": z.coerce.number().min(0).max(3600),
+  benchmark: z.enum(["true", "false"]).transform((v) => v === "true"),
+  "benchmark-iterations": z.coerce.number().int().min(1).max(1000),
+  "benchmark-max-tokens": z.coerce.number().int().min(1).max(1 << 16),
+  "benchmark-prompt": z.string().min(1),
+  "benchmark-json": z.string().optional(),
 });
 export type ServeConfig = z.infer<typeof serveSchema>;
 
@@ -71,10 +78,15 @@ const DEFAULTS: Record<keyof ServeConfig, string | undefined> = {
   "cors-origins": undefined,
   "allowed-hosts": undefined,
   "shutdown-timeout": "30",
+  benchmark: "false",
+  "benchmark-iterations": "5",
+  "benchmark-max-tokens": "128",
+  "benchmark-prompt": "Once upon a time, in a small village by the sea, there lived an old fisherman who",
+  "benchmark-json": undefined,
 };
 
 /** Options that may be given without a value (`--dlm` ≡ `--dlm true`). */
-const BOOLEAN_FLAGS = new Set(["dlm"]);
+const BOOLEAN_FLAGS = new Set(["dlm", "benchmark"]);
 
 const HELP: Record<keyof ServeConfig, string> = {
   engine: "inference engine: native (our kernels) or llama (llama.cpp)",
@@ -104,6 +116,11 @@ const HELP: Record<keyof ServeConfig, string> = {
   "cors-origins": "comma-separated origins allowed by CORS (* for any); CORS is off by default",
   "allowed-hosts": "extra Host names accepted when bound to loopback (DNS-rebinding protection)",
   "shutdown-timeout": "seconds to let running requests finish after SIGTERM before cancelling them",
+  benchmark: "measure speed in this process (no port) and exit",
+  "benchmark-iterations": "benchmark: measured runs (after one warm-up)",
+  "benchmark-max-tokens": "benchmark: tokens to generate per run (end-of-generation ignored)",
+  "benchmark-prompt": "benchmark: the prompt",
+  "benchmark-json": "benchmark: also write the report as JSON to this file",
 };
 
 export class CliError extends Error {}
@@ -152,6 +169,20 @@ export function serveHelp(): string {
   return lines.join("\n");
 }
 
+function dlmConfigOf(cfg: ServeConfig): DlmConfig {
+  return {
+    enabled: cfg.dlm,
+    blockSize: cfg["dlm-block-size"],
+    subBlockSize: cfg["dlm-sub-block-size"],
+    threshold: cfg["dlm-threshold"],
+    mode: cfg["dlm-mode"],
+    confidence: cfg["dlm-confidence"],
+    maxStepsPerBlock: cfg["dlm-max-steps"],
+    attention: cfg["dlm-attention"] === "auto" ? null : cfg["dlm-attention"],
+    maskToken: cfg["mask-token-id"] ?? null,
+  };
+}
+
 async function serve(argv: string[]): Promise<void> {
   if (argv.includes("--help") || argv.includes("-h")) {
     console.log(serveHelp());
@@ -166,6 +197,7 @@ async function serve(argv: string[]): Promise<void> {
     );
   }
   const modelId = cfg["model-id"] ?? basename(cfg.model).replace(/\.gguf$/i, "");
+  if (cfg.benchmark) return benchmark(cfg);
   const host = new EngineHost({
     engine: cfg.engine,
     model: cfg.model,
@@ -176,17 +208,7 @@ async function serve(argv: string[]): Promise<void> {
     queueLimit: cfg.queue,
     queueTimeoutMs: cfg["queue-timeout"] * 1000,
   });
-  const dlm: DlmConfig = {
-    enabled: cfg.dlm,
-    blockSize: cfg["dlm-block-size"],
-    subBlockSize: cfg["dlm-sub-block-size"],
-    threshold: cfg["dlm-threshold"],
-    mode: cfg["dlm-mode"],
-    confidence: cfg["dlm-confidence"],
-    maxStepsPerBlock: cfg["dlm-max-steps"],
-    attention: cfg["dlm-attention"] === "auto" ? null : cfg["dlm-attention"],
-    maskToken: cfg["mask-token-id"] ?? null,
-  };
+  const dlm = dlmConfigOf(cfg);
   const apiKeys = [cfg["api-key"], ...(cfg["api-key-file"] ? readKeyFile(cfg["api-key-file"]) : [])].filter((k): k is string => !!k);
   const list = (v: string | undefined) => (v ?? "").split(",").map((x) => x.trim()).filter(Boolean);
   let draining = false;
@@ -257,6 +279,27 @@ async function serve(argv: string[]): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+async function benchmark(cfg: ServeConfig): Promise<void> {
+  const t0 = performance.now();
+  const engine = openEngine({
+    engine: cfg.engine, model: cfg.model, nCtx: cfg.ctx, nBatch: cfg.batch, nParallel: 1, threads: cfg.threads,
+    queueLimit: 1, queueTimeoutMs: 1,
+  });
+  console.error(`[bench] ${cfg.engine} engine loaded ${cfg.model} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  try {
+    const dlm = cfg.dlm ? resolveDlm(dlmConfigOf(cfg), engine.info) : null;
+    const report = runBenchmark(
+      engine,
+      { iterations: cfg["benchmark-iterations"], maxTokens: cfg["benchmark-max-tokens"], prompt: cfg["benchmark-prompt"], dlm, ignoreEos: true },
+      { model: cfg.model, threads: cfg.threads },
+    );
+    console.log(formatReport(report));
+    if (cfg["benchmark-json"]) writeFileSync(cfg["benchmark-json"], JSON.stringify(report, null, 2));
+  } finally {
+    engine.close();
+  }
 }
 
 async function main(): Promise<void> {

@@ -125,7 +125,7 @@ describe("bad requests", () => {
   test(`${cases.length} malformed requests all get a 4xx in OpenAI's shape, and the server keeps serving`, async () => {
     expect(cases.length).toBeGreaterThanOrEqual(100);
     for (const c of cases) {
-      const r = await fetch(`${server.url}${c.path ?? "/v1/chat/completions"}`, { method: "POST", body: c.body, headers: c.headers });
+      const r = await fetch(`${server.url}${c.path ?? "/v1/chat/completions"}`, { method: "POST", body: c.body as BodyInit, headers: c.headers });
       const text = await r.text();
       if (r.status < 400 || r.status >= 500) throw new Error(`${c.name}: status ${r.status}: ${text.slice(0, 200)}`);
       if (c.status) expect(r.status).toBe(c.status);

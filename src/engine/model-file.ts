@@ -3,6 +3,7 @@
 // native code sees it. Also the facts we read from the file ourselves (format, mask token, DLM mode).
 import { GgufError } from "../gguf/errors.ts";
 import { openGguf, type GgufFile, type TensorInfo } from "../gguf/reader.ts";
+import { GgmlType, GgufType, ggmlTypeName, ggufTypeName } from "../gguf/types.ts";
 import type { AttentionMode } from "./engine.ts";
 import { EngineError } from "./errors.ts";
 
@@ -53,7 +54,9 @@ export function validateModelFile(path: string): GgufFile {
     throw new EngineError("invalid_request", `cannot open ${path}: ${(e as Error).message}`);
   }
   try {
+    checkKeyTypes(file);
     const hp = readHparams(file);
+    checkGraphKeys(file, hp);
     checkTensors(file, hp);
     checkVocab(file, hp.nVocab);
   } catch (e) {
@@ -85,6 +88,7 @@ export function readHparams(file: GgufFile): Hparams {
   if (headDim % 2 !== 0) fail(file, `head dimension ${headDim} is odd (RoPE needs pairs)`);
   const tokens = file.getStringArray("tokenizer.ggml.tokens");
   if (!tokens) fail(file, "missing tokenizer.ggml.tokens");
+  if (tokens.length === 0) fail(file, "the vocabulary is empty");
   const rmsEps = file.getFloat(`${arch}.attention.layer_norm_rms_epsilon`) ?? 1e-5;
   if (!(rmsEps > 0 && rmsEps < 1)) fail(file, `${arch}.attention.layer_norm_rms_epsilon = ${rmsEps} is out of range`);
   const ropeBase = file.getFloat(`${arch}.rope.freq_base`) ?? 10000;
@@ -95,7 +99,7 @@ export function readHparams(file: GgufFile): Hparams {
     arch,
     nCtxTrain: int("context_length", 1, 1 << 24),
     nEmbd,
-    nLayers: int("block_count", 1, 1024),
+    nLayers: int("block_count", 1, LLAMA_MAX_LAYERS),
     nFf: int("feed_forward_length", 1, 1 << 20),
     nHeads,
     nKvHeads,

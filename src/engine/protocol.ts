@@ -60,6 +60,8 @@ export type FinishReason = "stop" | "length";
 export type JobEvent =
   | { type: "start"; promptTokens: number }
   | { type: "text"; text: string; tokens: number; logprobs?: TokenLogprob[] }
+  /** Block diffusion: one resolved sub-block, each token with the step (within it) that committed it. */
+  | { type: "block"; block: number; steps: number; pieces: { text: string; step: number }[] }
   | { type: "done"; finishReason: FinishReason; usage: Usage; timings: Timings }
   | { type: "error"; error: WireError };
 

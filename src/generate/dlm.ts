@@ -198,6 +198,15 @@ export class DlmSequence implements Sequence {
 
   /** Every position of the sub-block is decided: stream it, then commit its real tokens to the cache. */
   private subBlockResolved(events: JobEvent[]): JobEvent[] {
+    // For viewers (the chat page): which step committed which token. Text per token is approximate at
+    // UTF-8 boundaries; the text events below are exact.
+    const dec = new TextDecoder();
+    events.push({
+      type: "block",
+      block: this.subBlocks - 1,
+      steps: this.steps,
+      pieces: Array.from(this.win.subarray(0, this.w), (t, i) => ({ text: dec.decode(this.engine.tokenBytes(t, false)), step: this.stepOf[i] })),
+    });
     for (let i = 0; i < this.w; i++) {
       const c = this.out.commit(this.win[i], events, this.nPast + i, this.sampler, null);
       if (c.kind === "end") return this.end(c.reason, events);

@@ -181,6 +181,9 @@ export async function respond(c: Context, jobs: Job[], o: RespondOptions): Promi
           if (e.type === "text") {
             clocks[i].text(e);
             chunk([shape.delta(i, e.text, false, e.logprobs ?? null)]);
+          } else if (e.type === "block") {
+            // Extension: a resolved diffusion sub-block, for viewers; OpenAI clients skip empty choices.
+            chunk([], { dlm_block: { choice: i, block: e.block, steps: e.steps, pieces: e.pieces } });
           } else if (e.type === "error") {
             send(toApiError(EngineError.fromWire(e.error)).toJSON());
             abort.abort();

@@ -44,6 +44,28 @@ function ensureNative(extra = []) {
   if (status !== 0) process.exit(status);
 }
 
+/**
+ * Debian packages the test suite drives (a real browser for the chat page's end-to-end test). Installed
+ * with apt when missing and we are root; otherwise a clear message, and the tests needing them fail.
+ */
+const TEST_PACKAGES = ["chromium"];
+
+function ensureDebianPackages(pkgs) {
+  const missing = pkgs.filter((p) => spawnSync("dpkg", ["-s", p], { stdio: "ignore" }).status !== 0);
+  if (missing.length === 0) return;
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  if (!root || spawnSync("apt-get", ["--version"], { stdio: "ignore" }).status !== 0) {
+    say(`missing Debian packages ${missing.join(", ")}: install them (apt-get install ${missing.join(" ")}); tests that need them will fail`);
+    return;
+  }
+  say(`installing Debian packages for the tests: ${missing.join(", ")}`);
+  run("apt-get", ["update", "-qq"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  const status = run("apt-get", ["install", "-y", "-qq", ...missing], {
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
+  if (status !== 0) say(`apt-get install ${missing.join(" ")} failed; tests that need them will fail`);
+}
+
 const [command, ...args] = process.argv.slice(2);
 ensurePackages();
 
@@ -52,6 +74,7 @@ switch (command) {
     process.exit(run(bun, [join(root, "scripts", "setup.ts"), ...args]));
   case "test":
     ensureNative();
+    ensureDebianPackages(TEST_PACKAGES);
     // Integration tests load models and start servers: a generous per-test timeout (bun's is 5 s).
     process.exit(run(bun, ["test", "--timeout", "180000", ...(args.length ? args : ["./src", "./test", "./scripts"])]));
   case "typecheck":

@@ -45,10 +45,10 @@ function ensureNative(extra = []) {
 }
 
 /**
- * Debian packages the test suite drives (a real browser for the chat page's end-to-end test). Installed
+ * Debian packages the test suite drives (a real browser for the chat page, nginx for the scale-out test). Installed
  * with apt when missing and we are root; otherwise a clear message, and the tests needing them fail.
  */
-const TEST_PACKAGES = ["chromium"];
+const TEST_PACKAGES = ["chromium", "nginx"];
 
 function ensureDebianPackages(pkgs) {
   const missing = pkgs.filter((p) => spawnSync("dpkg", ["-s", p], { stdio: "ignore" }).status !== 0);

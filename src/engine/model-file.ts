@@ -67,6 +67,112 @@ export function validateModelFile(path: string): GgufFile {
   return file;
 }
 
+/** llama.cpp's LLAMA_MAX_LAYERS: it asserts (aborts the process) on a larger block_count. */
+const LLAMA_MAX_LAYERS = 512;
+
+/** A scalar value type, or the item types an array may have. */
+type Want = GgufType | readonly GgufType[];
+const { UINT32: U32, FLOAT32: F32, STRING: STR, BOOL } = GgufType;
+const SPECIAL_IDS = ["bos", "eos", "eot", "eom", "unknown", "padding", "seperator", "mask", "fim_pre", "fim_suf", "fim_mid", "fim_pad", "fim_rep", "fim_sep"];
+
+/**
+ * The value type of each key llama.cpp reads: its typed getters take exactly this type (a u16 count
+ * or an f64 epsilon fails the load there), so such a file is refused here, naming the key.
+ */
+const KEY_TYPES: Record<string, Want> = {
+  "general.architecture": STR,
+  "general.name": STR,
+  "general.file_type": U32,
+  "general.quantization_version": U32,
+  "tokenizer.ggml.model": STR,
+  "tokenizer.ggml.pre": STR,
+  "tokenizer.ggml.tokens": [STR],
+  "tokenizer.ggml.token_type": [GgufType.INT32],
+  "tokenizer.ggml.scores": [F32, GgufType.INT32],
+  "tokenizer.ggml.merges": [STR],
+  "tokenizer.ggml.add_bos_token": BOOL,
+  "tokenizer.ggml.add_eos_token": BOOL,
+  "tokenizer.ggml.add_sep_token": BOOL,
+  "tokenizer.chat_template": STR,
+  [KEY_DLM_ATTENTION]: STR,
+  ...Object.fromEntries(SPECIAL_IDS.map((k) => [`tokenizer.ggml.${k}_token_id`, U32])),
+};
+
+/** The same, for keys under `<arch>.`. */
+const ARCH_KEY_TYPES: Record<string, Want> = {
+  "vocab_size": U32,
+  "context_length": U32,
+  "embedding_length": U32,
+  "block_count": U32,
+  "feed_forward_length": U32,
+  "attention.head_count": U32,
+  "attention.head_count_kv": U32,
+  "attention.key_length": U32,
+  "attention.value_length": U32,
+  "attention.layer_norm_rms_epsilon": F32,
+  "attention.causal": BOOL,
+  "rope.dimension_count": U32,
+  "rope.freq_base": F32,
+  "rope.scaling.type": STR,
+  "rope.scaling.factor": F32,
+  "activation": STR,
+  "expert_count": U32,
+  "expert_used_count": U32,
+  "expert_group_count": U32,
+  "expert_group_used_count": U32,
+  "nextn_predict_layers": U32,
+};
+
+function typeText(t: GgufType, item?: GgufType): string {
+  return t === GgufType.ARRAY ? `an array of ${ggufTypeName(item ?? -1)}` : ggufTypeName(t);
+}
+
+function checkKeyTypes(file: GgufFile): void {
+  const a = file.get("general.architecture");
+  const prefix = a?.type === STR ? `${a.value}.` : undefined;
+  for (const [key, v] of file.metadata) {
+    const want = KEY_TYPES[key] ?? (prefix !== undefined && key.startsWith(prefix) ? ARCH_KEY_TYPES[key.slice(prefix.length)] : undefined);
+    if (want === undefined) continue;
+    const got = typeText(v.type, v.type === GgufType.ARRAY ? v.value.itemType : undefined);
+    if (typeof want === "number") {
+      if (v.type !== want) fail(file, `${key} is ${got}, expected ${ggufTypeName(want)}`);
+    } else if (v.type !== GgufType.ARRAY || !want.includes(v.value.itemType)) {
+      fail(file, `${key} is ${got}, expected ${want.map((t) => typeText(GgufType.ARRAY, t)).join(" or ")}`);
+    }
+  }
+}
+
+/** Keys that switch on graph features a BitNet model does not have; llama.cpp asserts on several. */
+const DENSE_ONLY_KEYS = ["expert_count", "expert_used_count", "expert_group_count", "expert_group_used_count", "nextn_predict_layers"];
+
+/** Hyperparameters beyond the shape that change (or break) the graph llama.cpp builds. */
+function checkGraphKeys(file: GgufFile, hp: Hparams): void {
+  const key = (k: string) => `${hp.arch}.${k}`;
+  // llama.cpp ropes the first rope.dimension_count values of a head (ggml asserts they fit, and 0
+  // never returns) and sizes K and V heads by key/value_length; our engines assume whole heads.
+  for (const k of ["rope.dimension_count", "attention.key_length", "attention.value_length"]) {
+    const v = file.getInt(key(k));
+    if (v !== undefined && v !== hp.headDim) {
+      fail(file, `${key(k)} = ${v} differs from the head dimension ${hp.headDim} (embedding_length / head_count); the bitnet graph needs them equal`);
+    }
+  }
+  // llama.cpp asserts on a scaling type it does not know; the bitnet graph has plain RoPE.
+  const scaling = file.getString(key("rope.scaling.type"));
+  if (scaling !== undefined && scaling !== "none" && scaling !== "linear") {
+    fail(file, `${key("rope.scaling.type")} = '${scaling}' is not supported (the bitnet graph has plain RoPE: none, or linear with factor 1)`);
+  }
+  const factor = file.getFloat(key("rope.scaling.factor"));
+  if (factor !== undefined && factor !== 0 && factor !== 1) fail(file, `${key("rope.scaling.factor")} = ${factor} is not supported (plain RoPE only)`);
+  for (const k of DENSE_ONLY_KEYS) {
+    const v = file.getInt(key(k));
+    if (v !== undefined && v !== 0) fail(file, `${key(k)} = ${v}: BitNet models are dense (no experts, no extra prediction layers)`);
+  }
+  const vocabSize = file.getInt(key("vocab_size"));
+  if (vocabSize !== undefined && vocabSize !== hp.nVocab) fail(file, `${key("vocab_size")} = ${vocabSize}, but tokenizer.ggml.tokens has ${hp.nVocab} entries`);
+  const dlm = file.getString(KEY_DLM_ATTENTION);
+  if (dlm !== undefined && dlm !== "block" && dlm !== "causal") fail(file, `${KEY_DLM_ATTENTION} = '${dlm}' (expected block or causal)`);
+}
+
 export function readHparams(file: GgufFile): Hparams {
   const arch = file.getString("general.architecture");
   if (arch === undefined) fail(file, "missing general.architecture");
@@ -139,6 +245,16 @@ export function expectedTensors(hp: Hparams): Map<string, number[]> {
 
 const SCALE_SUFFIX = /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.scale$/;
 
+/**
+ * Types ggml's CPU backend multiplies a weight matrix in (and looks embedding rows up in); I2_S is
+ * transcoded to TQ2_0 before llama.cpp sees it. Others (I8, I32, F64, ...) crash it mid-decode.
+ */
+const MATRIX_TYPES: ReadonlySet<number> = new Set([
+  GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
+  GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS,
+  GgmlType.TQ1_0, GgmlType.TQ2_0, GgmlType.I2_S,
+]);
+
 function checkTensors(file: GgufFile, hp: Hparams): void {
   const want = expectedTensors(hp);
   for (const [name, shape] of want) {
@@ -147,14 +263,25 @@ function checkTensors(file: GgufFile, hp: Hparams): void {
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       fail(file, `tensor ${name} has shape [${t.shape.join(", ")}], expected [${shape.join(", ")}] for this architecture`);
     }
+    // Norm weights multiply F32 activations, and ggml's CPU multiply has no F32 × F16 (or quantised) kernel.
+    if (shape.length === 1 && t.type !== GgmlType.F32) fail(file, `tensor ${name} is ${t.typeName}; norm weights must be f32`);
+    if (shape.length === 2 && !MATRIX_TYPES.has(t.type)) {
+      fail(file, `tensor ${name} is ${t.typeName}, not a weight type this server can multiply (${[...MATRIX_TYPES].map(ggmlTypeName).join(", ")})`);
+    }
   }
   for (const t of file.tensors) {
     if (want.has(t.name)) continue;
-    if (SCALE_SUFFIX.test(t.name) && t.nElements === 1) continue;
+    if (SCALE_SUFFIX.test(t.name) && t.nElements === 1) {
+      if (t.type !== GgmlType.F32) fail(file, `tensor ${t.name} is ${t.typeName}; scales must be f32`);
+      continue;
+    }
     if (t.name === "rope_freqs.weight") continue;
     fail(file, `unexpected tensor ${t.name} [${t.shape.join(", ")}] ${t.typeName}`);
   }
 }
+
+const TOKEN_TYPE_BYTE = 6;
+const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;
 
 function checkVocab(file: GgufFile, nVocab: number): void {
   const tokens = file.getStringArray("tokenizer.ggml.tokens") ?? [];
@@ -172,6 +299,20 @@ function checkVocab(file: GgufFile, nVocab: number): void {
     const a = file.getArray(k);
     if (a !== undefined && a.items.length !== nVocab) fail(file, `${k} has ${a.items.length} entries, the vocabulary ${nVocab}`);
   }
+  // llama.cpp reads a BYTE token's value from the hex digits of "<0xXX>" (a shorter text throws at load).
+  const types = file.getArray("tokenizer.ggml.token_type")?.items as Int32Array | undefined;
+  if (types !== undefined) {
+    for (let i = 0; i < nVocab; i++) {
+      if (types[i] === TOKEN_TYPE_BYTE && !BYTE_TOKEN.test(tokens[i])) fail(file, `token ${i} ${JSON.stringify(tokens[i])} has type BYTE but is not spelled <0xXX>`);
+    }
+  }
+  // An SPM vocabulary spells bytes it has no piece for as "<0xXX>" tokens; llama.cpp throws mid-tokenize without them.
+  if (model === "llama") {
+    for (let b = 0; b < 256; b++) {
+      const text = `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
+      if (!seen.has(text)) fail(file, `a llama (SPM) vocabulary needs the 256 byte tokens <0x00>..<0xFF>; ${text} is missing`);
+    }
+  }
   if (model === "gpt2") {
     const merges = file.getStringArray("tokenizer.ggml.merges");
     if (!merges) fail(file, "a gpt2 (BPE) vocabulary needs tokenizer.ggml.merges");
@@ -180,7 +321,7 @@ function checkVocab(file: GgufFile, nVocab: number): void {
       if (typeof m !== "string" || m.indexOf(" ", 1) < 0) fail(file, `tokenizer.ggml.merges[${i}] is not "left right": ${JSON.stringify(m)}`);
     }
   }
-  for (const k of ["bos", "eos", "eot", "eom", "unknown", "padding", "seperator", "mask"]) {
+  for (const k of SPECIAL_IDS) {
     const v = file.getInt(`tokenizer.ggml.${k}_token_id`);
     if (v !== undefined && (v < 0 || v >= nVocab)) fail(file, `tokenizer.ggml.${k}_token_id = ${v} is outside the vocabulary (0..${nVocab - 1})`);
   }

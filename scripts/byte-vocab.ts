@@ -25,14 +25,15 @@ export const BYTE_TO_UNICODE: readonly string[] = (() => {
 /** Token type ids as llama.cpp reads `tokenizer.ggml.token_type`. */
 export const TokenType = { NORMAL: 1, CONTROL: 3 } as const;
 
-export const SPECIAL_TOKENS = [
+/** Texts of ids 256 .. 261, in id order. */
+export const SPECIAL_TOKENS: readonly string[] = [
   "<|begin_of_text|>",
   "<|end_of_text|>",
   "<|eot_id|>",
   "<|start_header_id|>",
   "<|end_header_id|>",
   "|<MASK>|",
-] as const;
+];
 
 export const BOS_ID = 256;
 export const EOS_ID = 257;

@@ -278,7 +278,7 @@ function ensureTernary(o: Options): void {
     writeFileSync(ok, new Date().toISOString());
   }
   publish(join(dir, "libternary.so"), join(root, "build", "lib", "libternary.so"));
-  for (const t of ["ternary-tests", "ternary-bench"]) {
+  for (const t of ["ternary-tests", "ternary-tests-amxemu", "ternary-bench"]) {
     if (existsSync(join(dir, t))) publish(join(dir, t), join(root, "build", "bin", t));
   }
 }

@@ -10,6 +10,7 @@ import { openEngine } from "./engine/open.ts";
 import { createApp } from "./server/app.ts";
 import { Metrics } from "./server/metrics.ts";
 import { defaultAllowedHosts } from "./server/security.ts";
+import chatPage from "./web/index.html";
 
 const root = join(import.meta.dir, "..");
 export const DEFAULT_MODEL = join(root, "models", "default.gguf");
@@ -230,6 +231,10 @@ async function serve(argv: string[]): Promise<void> {
   const server = Bun.serve({
     hostname: cfg.host,
     port: cfg.port,
+    // The chat page and its bundled assets (embedded by `bun build --compile`); Bun serves them before
+    // the app, so they need no API key (the page asks for it). Everything else goes to the app.
+    routes: { "/": chatPage },
+    development: false,
     fetch: app.fetch,
     // Streams may be silent for long prefills; SSE keep-alives and our own timeouts govern instead.
     idleTimeout: 0,

@@ -16,12 +16,22 @@ import { semanticMutants, structuralMutants, type Mutant } from "./support/model
 
 const SEED = 20240601;
 const BATCH = 48;
+const BATCH_TIMEOUT_MS = 30_000; // a batch takes about a second
 const LOADER = resolve(import.meta.dir, "support", "load-models.ts");
+
+/**
+ * Files our validation accepts and llama.cpp refuses cleanly (an error, not an abort): known gaps,
+ * listed so that a new one fails the test and gets a decision.
+ * - an unknown tokenizer.ggml.pre: llama.cpp's list of pre-tokenizers is long and grows;
+ * - output.weight (untied head) and rope_freqs.weight: valid for the other engine, but llama.cpp's
+ *   bitnet graph loads neither, so it counts one tensor too many.
+ */
+const KNOWN_REFUSALS = ["sem-tokenizer-pre-unknown", "sem-tensor-output-untied", "sem-tensor-rope-freqs-wrong-shape"];
 
 const dir = mkdtempSync(join(tmpdir(), "model-corpus-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Crash { path: string; stderr: string }
+interface Crash { path: string; why: string }
 
 /**
  * Runs the loader over `paths` in batches; when a child dies, the first path without a result is
@@ -35,7 +45,15 @@ async function loadAll(paths: string[]): Promise<{ results: Map<string, LoadResu
   while (todo.length > 0) {
     const batch = todo.slice(0, BATCH);
     children++;
-    const child = Bun.spawn([process.execPath, LOADER], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const started = performance.now();
+    const child = Bun.spawn([process.execPath, LOADER], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      // A file that makes llama.cpp loop forever is a crash too; ggml's backtrace (gdb) only slows an abort.
+      timeout: BATCH_TIMEOUT_MS,
+      env: { ...process.env, GGML_NO_BACKTRACE: "1" },
+    });
     child.stdin.write(batch.join("\n"));
     await child.stdin.end();
     const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
@@ -51,10 +69,18 @@ async function loadAll(paths: string[]): Promise<{ results: Map<string, LoadResu
     }
     // The child died: on the first file without a line, or (every line written) on its way out.
     const at = missing < 0 ? batch.length - 1 : missing;
-    crashes.push({ path: batch[at], stderr: `exit ${code}${child.signalCode ? ` (${child.signalCode})` : ""}\n${err.slice(-2000)}` });
+    // ggml's abort message ("ops.cpp:6126: GGML_ASSERT(...) failed") says why; Bun's crash banner does not.
+    const hung = performance.now() - started >= BATCH_TIMEOUT_MS;
+    const why = hung ? `hung, killed after ${BATCH_TIMEOUT_MS / 1000} s` : (err.match(/\S+\.(?:c|cpp|h):\d+: .*/)?.[0] ?? err.trim().split("\n").slice(-3).join(" | "));
+    crashes.push({ path: batch[at], why: `exit ${code}${child.signalCode ? ` (${child.signalCode})` : ""}: ${why}` });
     todo = todo.slice(at + 1);
   }
   return { results, crashes, children };
+}
+
+/** The end of llama.cpp's message, past the paths it repeats. */
+function reason(r: LoadResult): string {
+  return (r.error ?? "").split("error loading model: ").pop()!.slice(0, 160);
 }
 
 describe("bad-input model corpus", () => {
@@ -99,7 +125,7 @@ describe("bad-input model corpus", () => {
     for (const [path, r] of results) {
       const name = nameOf.get(path)!;
       if (r.ok) served.push(name);
-      else if (r.errorType === "EngineError" || r.errorType === "NativeError") refused.push(`${name}: ${r.error}`);
+      else if (r.errorType === "EngineError" || r.errorType === "NativeError") refused.push(name);
       else badErrors.push(`${name}: ${r.errorType}: ${r.error}`);
     }
 
@@ -108,13 +134,14 @@ describe("bad-input model corpus", () => {
       `model corpus: ${mutants.length} mutants (${mutants.filter((m) => m.name.startsWith("sem-")).length} semantic)` +
         `\n  rejected by validation: ${rejected.size}` +
         `\n  loaded and served:      ${served.length}` +
-        `\n  refused by llama.cpp:   ${refused.length}${refused.map((r) => `\n    ${r.slice(0, 240)}`).join("")}` +
-        `\n  crashed llama.cpp:      ${crashes.length}${crashes.map((c) => `\n    ${nameOf.get(c.path)}: ${c.stderr.trim().split("\n").slice(-3).join(" | ")}`).join("")}` +
+        `\n  refused by llama.cpp:   ${refused.length}${refused.map((n) => `\n    ${n}: ${reason(results.get(pathOf.get(n)!)!)}`).join("")}` +
+        `\n  crashed llama.cpp:      ${crashes.length}${crashes.map((c) => `\n    ${nameOf.get(c.path)}: ${c.why}`).join("")}` +
         `\n  time: write ${s(tWrite - t0)}, validate ${s(tValidate - tWrite)}, load ${s(tLoad - tValidate)} in ${children} child processes`,
     );
 
     expect(crashes.map((c) => nameOf.get(c.path))).toEqual([]);
     expect(badErrors).toEqual([]);
+    expect(refused.filter((n) => !KNOWN_REFUSALS.includes(n))).toEqual([]);
     expect(results.size).toBe(accepted.length);
     // The control files really are served (the harness would otherwise pass on a loader that refuses everything).
     for (const n of ["sem-original", "sem-alignment-64", "sem-arch-bitnet-25-renamed", "sem-tensor-weight-f16"]) expect(served).toContain(n);

@@ -8,7 +8,8 @@
 import { f32ArrayToBf16, f32ArrayToF16, packTernary, quantize, isTernaryType } from "../gguf/quants.ts";
 import { GgmlType, ggmlTypeName } from "../gguf/types.ts";
 import { GgufWriter, type GgufStream } from "../gguf/writer.ts";
-import { fail } from "./errors.ts";
+import { rmSync } from "node:fs";
+import { ConvertError, fail } from "./errors.ts";
 import { planConversion, type ConversionPlan, type PlanEntry, type PlanOptions } from "./plan.ts";
 import { formatBytes, peakRssBytes, Progress, type ProgressMode, type ProgressSink } from "./progress.ts";
 import { validateConversion, type ValidationReport } from "./validate.ts";
@@ -45,7 +46,15 @@ export function convertCheckpoint(dir: string, outPath: string, opts: ConvertOpt
   const out = opts.out ?? process.stdout;
   for (const w of plan.warnings) out.write(`warning: ${w}\n`);
   const summary = writePlan(plan, outPath, opts.progress ?? "none", out);
-  if (opts.validate) summary.validation = validateConversion(plan, outPath);
+  if (opts.validate) {
+    try {
+      summary.validation = validateConversion(plan, outPath);
+    } catch (e) {
+      // A file that does not match its source is worse than none.
+      rmSync(outPath, { force: true });
+      throw new ConvertError(`${(e as Error).message} (removed ${outPath})`);
+    }
+  }
   summary.seconds = (performance.now() - t0) / 1000;
   summary.peakRss = peakRssBytes();
   return summary;

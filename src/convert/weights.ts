@@ -99,9 +99,10 @@ export function exactTernary(w: Float32Array): { q: Int8Array; scale: number } |
   const q = new Int8Array(w.length);
   for (let i = 0; i < w.length; i++) {
     const v = w[i];
+    if (v === 0) continue;
     if (v === s) q[i] = 1;
     else if (v === -s) q[i] = -1;
-    else if (v !== 0) return undefined;
+    else return undefined;
   }
   return { q, scale: s };
 }

@@ -54,6 +54,7 @@ export function validateModelFile(path: string): GgufFile {
     throw new EngineError("invalid_request", `cannot open ${path}: ${(e as Error).message}`);
   }
   try {
+    checkLayout(file);
     checkKeyTypes(file);
     const hp = readHparams(file);
     checkGraphKeys(file, hp);
@@ -65,6 +66,21 @@ export function validateModelFile(path: string): GgufFile {
     throw e;
   }
   return file;
+}
+
+/**
+ * ggml's GGUF reader wants the tensor data packed in declaration order, each tensor padded to the
+ * alignment; ours only needs it in bounds and disjoint. (An I2_S file is rewritten, packed, before
+ * llama.cpp sees it.)
+ */
+function checkLayout(file: GgufFile): void {
+  if (file.tensors.some((t) => t.type === GgmlType.I2_S)) return;
+  let rel = 0;
+  for (const t of file.tensors) {
+    const at = t.offset - file.dataOffset;
+    if (at !== rel) fail(file, `tensor ${t.name} data is at offset ${at} of the data section, expected ${rel} (tensors must be packed in order)`);
+    rel += Math.ceil(t.byteSize / file.alignment) * file.alignment;
+  }
 }
 
 /** llama.cpp's LLAMA_MAX_LAYERS: it asserts (aborts the process) on a larger block_count. */
@@ -93,6 +109,8 @@ const KEY_TYPES: Record<string, Want> = {
   "tokenizer.ggml.add_bos_token": BOOL,
   "tokenizer.ggml.add_eos_token": BOOL,
   "tokenizer.ggml.add_sep_token": BOOL,
+  "tokenizer.ggml.add_space_prefix": BOOL,
+  "tokenizer.ggml.remove_extra_whitespaces": BOOL,
   "tokenizer.chat_template": STR,
   [KEY_DLM_ATTENTION]: STR,
   ...Object.fromEntries(SPECIAL_IDS.map((k) => [`tokenizer.ggml.${k}_token_id`, U32])),

@@ -308,6 +308,10 @@ export function semanticMutants(bytes: Uint8Array): Mutant[] {
   add("types-as-f32", (m) => m.set("tokenizer.ggml.token_type", gv.f32s(m.ints("tokenizer.ggml.token_type"))));
   add("types-out-of-range", (m) => types(m, (t) => ((t[65] = 99), (t[66] = -1))));
   add("types-all-byte", (m) => types(m, (t) => t.fill(6)));
+  add("types-byte-spelled-hex", (m) => {
+    tokens(m, (t) => (t[nVocab - 1] = "<0x41>"));
+    types(m, (t) => (t[nVocab - 1] = 6));
+  });
   add("types-all-unused", (m) => types(m, (t) => t.fill(5)));
   add("types-specials-normal", (m) => types(m, (t) => t.fill(1)));
   add("types-missing", (m) => m.del("tokenizer.ggml.token_type"));
@@ -370,6 +374,9 @@ export function semanticMutants(bytes: Uint8Array): Mutant[] {
   add("arch-bitnet-25-renamed", (m) => m.set("general.architecture", gv.str("bitnet-25")).renamePrefix(arch, "bitnet-25"));
   add("arch-llama-renamed", (m) => m.set("general.architecture", gv.str("llama")).renamePrefix(arch, "llama"));
   add("general-name-as-u32", (m) => m.set("general.name", gv.u32(5)));
+  add("dlm-attention-bogus", (m) => m.set("dlm.attention", gv.str("sideways")));
+  add("dlm-attention-as-u32", (m) => m.set("dlm.attention", gv.u32(1)));
+  add("dlm-attention-block", (m) => m.set("dlm.attention", gv.str("block")));
   add("file-type-huge", (m) => m.set("general.file_type", gv.u32(0xffff)));
 
   // ── hyper-parameters: values
@@ -422,6 +429,15 @@ export function semanticMutants(bytes: Uint8Array): Mutant[] {
     ["activation-bogus", "activation", gv.str("gelu")],
     ["activation-relu2", "activation", gv.str("relu2")],
     ["causal-false", "attention.causal", gv.bool(false)],
+    ["rope-scaling-none-factor-4", "rope.scaling.factor", gv.f32(4)],
+    ["rope-scaling-attn-factor-nan", "rope.scaling.attn_factor", gv.f32(Number.NaN)],
+    ["rope-orig-ctx-0", "rope.scaling.original_context_length", gv.u32(0)],
+    ["pooling-type-99", "pooling_type", gv.u32(99)],
+    ["embd-out-7", "embedding_length_out", gv.u32(7)],
+    ["sliding-window-4", "attention.sliding_window", gv.u32(4)],
+    ["expert-group-count-2", "expert_group_count", gv.u32(2)],
+    ["ctx-as-u64", "context_length", gv.u64(512)],
+    ["eps-as-f64", "attention.layer_norm_rms_epsilon", gv.f64(1e-5)],
   ];
   for (const [name, key, value] of hp) add(`hp-${name}`, (m) => m.set(A(key), value));
 
@@ -468,6 +484,12 @@ export function semanticMutants(bytes: Uint8Array): Mutant[] {
   add("tensor-weight-f64", (m) => m.retype("blk.0.attn_output.weight", GgmlType.F64));
   add("tensor-embd-i16", (m) => m.retype("token_embd.weight", GgmlType.I16));
   add("tensor-embd-bf16", (m) => m.retype("token_embd.weight", GgmlType.BF16));
+  add("tensor-embd-f16", (m) => m.retype("token_embd.weight", GgmlType.F16));
+  add("tensor-embd-q8_0", (m) => m.retype("token_embd.weight", GgmlType.Q8_0));
+  add("tensor-weight-q4_0", (m) => m.retype("blk.1.attn_k.weight", GgmlType.Q4_0));
+  add("tensor-weight-bf16", (m) => m.retype("blk.1.ffn_down.weight", GgmlType.BF16));
+  add("tensor-weight-q8_1", (m) => m.retype("blk.1.ffn_up.weight", GgmlType.Q8_1));
+  add("tensor-scale-f16", (m) => m.add("blk.0.attn_q.scale", GgmlType.F16, [1]));
   add("tensor-weights-nan", (m) => {
     const t = m.tensor("blk.0.attn_q.weight");
     t.data = new Uint8Array(new Float32Array(t.data.length / 4).fill(Number.NaN).buffer);

@@ -10,7 +10,8 @@
  *   - a tern_pool, tern_acts or tern_kv is used by one caller thread at a time; a tern_matrix or
  *     tern_rope is immutable after init (except tern_matrix_set_scale) and may be shared.
  * Layouts: "[T][dim]" means T rows of dim contiguous floats (row-major, token-major).
- * Requires an x86-64 CPU with AVX2, FMA and F16C (tern_pool_init refuses other CPUs).
+ * Requires an x86-64 CPU with AVX2, FMA and F16C: tern_kernels_available() is 0 (and tern_pool_init
+ * refuses) elsewhere; check it before any other call, which may use AVX2 instructions.
  */
 #ifndef TERNARY_H
 #define TERNARY_H
@@ -102,7 +103,7 @@ typedef struct tern_kv tern_kv;         /* KV cache: layers x sequence slots x p
 
 /* ---- library ----------------------------------------------------------------------------------- */
 TERN_API uint32_t tern_abi_version(void);
-/* Message of the last failed call on this thread ("" if none). Valid until the next call. */
+/* Message of the most recent failure on this thread ("" if none yet); success does not clear it. */
 TERN_API const char *tern_last_error(void);
 TERN_API const char *tern_status_name(int32_t status);
 TERN_API uint32_t tern_cpu_features(void);      /* TERN_CPU_* bits */

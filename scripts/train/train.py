@@ -1,0 +1,234 @@
+"""Trains the embedded default model: a small BitNet b1.58 with next-token and block-diffusion objectives.
+
+  python3 scripts/train/train.py --run NAME [options]      start (or --resume to continue NAME)
+Resumable: the run directory holds ckpt.pt (model, optimizer, step, data position, RNG states, args),
+rewritten every --ckpt-every steps and on SIGINT/SIGTERM; --resume continues exactly where it stopped
+(schedule options given on the command line override the saved ones; the model shape cannot change).
+Reproducible: data order and every mask are drawn from (seed, step). See README.md beside this file.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from data import Packer, Split, make_batch  # noqa: E402
+from decode import Detok, evaluate  # noqa: E402
+from model import Config, Model  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULTS = {
+    "data": os.path.join(HERE, "data"), "runs": os.path.join(HERE, "runs"), "seed": 1,
+    "dim": 256, "layers": 6, "heads": 4, "kv_heads": 4, "ffn": 640,
+    "T": 256, "batch": 16, "steps": 20000, "lr": 2e-3, "min_lr_frac": 0.1, "warmup": 300, "decay_frac": 0.2,
+    "wd": 0.05, "clip": 1.0, "dlm_start": 8000, "dlm_weight": 1.0,
+    "log_every": 10, "eval_every": 500, "eval_n": 10, "ckpt_every": 100, "snapshot_every": 2000,
+    "max_minutes": 0.0, "threads": 2,
+}
+SHAPE = ("dim", "layers", "heads", "kv_heads", "ffn", "seed", "data")
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True, help="run name: the directory RUNS/NAME")
+    p.add_argument("--resume", action="store_true", help="continue RUNS/NAME/ckpt.pt")
+    for k, v in DEFAULTS.items():
+        p.add_argument("--" + k.replace("_", "-"), type=type(v), default=None, help=f"default {v}")
+    a = p.parse_args()
+    given = {k: v for k, v in vars(a).items() if v is not None and k in DEFAULTS}
+    return a.run, a.resume, given
+
+
+def lr_at(a, step):
+    """Warmup, constant, then linear decay to min_lr_frac over the last decay_frac of the steps (WSD:
+    a run can be extended by raising --steps on resume as long as the decay has not started)."""
+    if step < a["warmup"]:
+        return a["lr"] * (step + 1) / a["warmup"]
+    decay_start = a["steps"] * (1 - a["decay_frac"])
+    if step < decay_start:
+        return a["lr"]
+    f = min(1.0, (step - decay_start) / max(1, a["steps"] - decay_start))
+    return a["lr"] * (1 - f * (1 - a["min_lr_frac"]))
+
+
+def save(path, model, opt, step, packer, a, extra):
+    tmp = path + ".tmp"
+    torch.save({
+        "model": model.state_dict(), "opt": opt.state_dict(), "step": step, "data": packer.state(),
+        "args": a, "config": model.cfg.to_dict(), "extra": extra,
+        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+    }, tmp)
+    os.replace(tmp, path)
+
+
+def main():
+    name, resume, given = parse()
+    run_dir = os.path.join(given.get("runs", DEFAULTS["runs"]), name)
+    ckpt_path = os.path.join(run_dir, "ckpt.pt")
+    ck = None
+    if resume:
+        ck = torch.load(ckpt_path)
+        a = dict(ck["args"])
+        for k, v in given.items():
+            if k in SHAPE and v != a[k]:
+                sys.exit(f"--{k} cannot change on resume (checkpoint has {a[k]})")
+            a[k] = v
+    else:
+        if os.path.exists(ckpt_path):
+            sys.exit(f"{ckpt_path} exists: use --resume, or another --run")
+        a = {**DEFAULTS, **given}
+    os.makedirs(run_dir, exist_ok=True)
+    torch.set_num_threads(a["threads"])
+    torch.manual_seed(a["seed"])
+    np.random.seed(a["seed"])
+    random.seed(a["seed"])
+
+    info = json.load(open(os.path.join(a["data"], "info.json")))
+    eot, eos, mask_id = info["eot"], info["eos"], info["mask"]
+    cfg = Config(vocab_size=info["vocab"], dim=a["dim"], n_layers=a["layers"], n_heads=a["heads"],
+                 n_kv_heads=a["kv_heads"], ffn_dim=a["ffn"])
+    model = Model(cfg)
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "embed" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "embed" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a["wd"]}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a["lr"], betas=(0.9, 0.95), eps=1e-8)
+    train = Split(os.path.join(a["data"], "train"))
+    val = Split(os.path.join(a["data"], "val"))
+    packer = Packer(train, a["T"], a["seed"])
+    step, extra = 0, {"train_seconds": 0.0}
+    if ck is not None:
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, extra = ck["step"], ck["extra"]
+        packer.epoch, packer.index = ck["data"]["epoch"], ck["data"]["index"]
+        torch.set_rng_state(ck["rng"]["torch"])
+        np.random.set_state(ck["rng"]["numpy"])
+        random.setstate(ck["rng"]["python"])
+    json.dump(a, open(os.path.join(run_dir, "args.json"), "w"), indent=2)
+    emb, body = model.n_params()
+    print(f"run {name}: step {step}/{a['steps']}, {body / 1e6:.2f} M ternary + {emb / 1e6:.2f} M embedding parameters, "
+          f"vocab {cfg.vocab_size}, data {train.ids.size / 1e6:.1f} M tokens ({train.n_docs} docs), "
+          f"epoch {packer.epoch} doc {packer.index}", flush=True)
+
+    items = [json.loads(l) for l in open(os.path.join(a["data"], "eval.jsonl"))]
+    by_fam = {}
+    for it in items:
+        by_fam.setdefault(it["family"], []).append(it)
+    eval_items = [it for f in sorted(by_fam) for it in by_fam[f][: a["eval_n"]]]
+    detok = Detok(os.path.join(a["data"], "tokenizer.json"))
+    metrics = open(os.path.join(run_dir, "metrics.jsonl"), "a")
+
+    stop = {"sig": None}
+
+    def on_signal(sig, _frame):
+        stop["sig"] = sig
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    @torch.no_grad()
+    def val_loss():
+        model.eval()
+        vp = Packer(val, a["T"], 12345)
+        tot = {"all": [0.0, 0.0], "answers": [0.0, 0.0], "dlm": [0.0, 0.0]}
+        for i in range(4):
+            b = make_batch([vp.row() for _ in range(a["batch"])], a["T"], mask_id, eot, np.random.default_rng([7, i]), True)
+            h, _ = model.hidden(b["tokens"], b["pos"], b["allowed"])
+            h = h.reshape(-1, cfg.dim)
+            for key, (idx, tgt, w, cls) in (("all", b["ar"]), ("dlm", b["dlm"])):
+                ce = F.cross_entropy(model.logits(h[idx]), tgt, reduction="none")
+                tot[key][0] += float((ce * w).sum()); tot[key][1] += float(w.sum())
+                if key == "all":
+                    sel = cls == 3
+                    tot["answers"][0] += float(ce[sel].sum()); tot["answers"][1] += float(sel.sum())
+        model.train()
+        return {k: v[0] / max(v[1], 1e-9) for k, v in tot.items()}
+
+    t_start = time.time()
+    t_log, toks_log, clean_log = time.time(), 0, 0
+    sums = {"ar": 0.0, "ans": 0.0, "dlm": 0.0, "n": 0}
+    model.train()
+    while step < a["steps"]:
+        dlm = a["dlm_start"] >= 0 and step >= a["dlm_start"]
+        for g in opt.param_groups:
+            g["lr"] = lr_at(a, step)
+        rows = [packer.row() for _ in range(a["batch"])]
+        b = make_batch(rows, a["T"], mask_id, eot, np.random.default_rng([a["seed"], 1, step]), dlm)
+        h, _ = model.hidden(b["tokens"], b["pos"], b["allowed"])
+        h = h.reshape(-1, cfg.dim)
+        idx, tgt, w, cls = b["ar"]
+        ce = F.cross_entropy(model.logits(h[idx]), tgt, reduction="none")
+        loss_ar = (ce * w).sum() / w.sum()
+        loss = loss_ar
+        sel = cls == 3
+        sums["ans"] += float(ce[sel].mean()) if bool(sel.any()) else 0.0
+        if dlm and len(b["dlm"][0]):
+            idx, tgt, w, _ = b["dlm"]
+            ce_d = F.cross_entropy(model.logits(h[idx]), tgt, reduction="none")
+            loss_dlm = (ce_d * w).sum() / w.sum()
+            loss = loss + a["dlm_weight"] * loss_dlm
+            sums["dlm"] += float(loss_dlm)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), a["clip"])
+        opt.step()
+        step += 1
+        sums["ar"] += float(loss_ar)
+        sums["n"] += 1
+        toks_log += a["batch"] * b["L"]
+        clean_log += b["n_clean"]
+
+        if step % a["log_every"] == 0:
+            dt = time.time() - t_log
+            extra["train_seconds"] += dt
+            n = sums["n"]
+            rec = {"step": step, "loss_ar": sums["ar"] / n, "loss_answers": sums["ans"] / n,
+                   "loss_dlm": sums["dlm"] / n if dlm else None, "lr": lr_at(a, step - 1),
+                   "s_per_step": dt / n, "clean_tok_s": clean_log / dt, "tok_s": toks_log / dt,
+                   "epoch": packer.epoch + packer.index / train.n_docs, "hours": extra["train_seconds"] / 3600}
+            print(f"step {step} ar {rec['loss_ar']:.4f} answers {rec['loss_answers']:.4f}"
+                  + (f" dlm {rec['loss_dlm']:.4f}" if dlm else "")
+                  + f" lr {rec['lr']:.2e} {rec['s_per_step']:.2f}s/step {rec['clean_tok_s']:.0f} tok/s"
+                  f" ({rec['tok_s']:.0f} with noisy) epoch {rec['epoch']:.2f} {rec['hours']:.2f}h", flush=True)
+            metrics.write(json.dumps(rec) + "\n"); metrics.flush()
+            t_log, toks_log, clean_log = time.time(), 0, 0
+            sums = {"ar": 0.0, "ans": 0.0, "dlm": 0.0, "n": 0}
+
+        if step % a["eval_every"] == 0 or step == a["steps"]:
+            t0 = time.time()
+            vl = val_loss()
+            ev = evaluate(model, eval_items, detok, {eot, eos}, mask_id, dlm=dlm)
+            rec = {"step": step, "val": vl, **ev, "eval_seconds": time.time() - t0}
+            fam = " ".join(f"{k} {v:.2f}" for k, v in ev["ar_by_family"].items())
+            print(f"eval {step}: val ar {vl['all']:.4f} answers {vl['answers']:.4f} dlm {vl['dlm']:.4f} | "
+                  f"AR exact {ev['ar_acc']:.3f} ({fam})"
+                  + (f" | DLM exact {ev['dlm_acc']:.3f} tokens/pass {ev['dlm_tokens_per_pass']:.2f}" if dlm else "")
+                  + f" [{rec['eval_seconds']:.0f}s]", flush=True)
+            for p_, want, got in ev["wrong_examples"]:
+                print(f"  wrong: {p_!r} -> {got!r} (want {want!r})", flush=True)
+            metrics.write(json.dumps(rec) + "\n"); metrics.flush()
+            t_log = time.time()  # evaluation time is not training time
+
+        out_of_time = a["max_minutes"] > 0 and time.time() - t_start > a["max_minutes"] * 60
+        if step % a["ckpt_every"] == 0 or step == a["steps"] or stop["sig"] is not None or out_of_time:
+            save(ckpt_path, model, opt, step, packer, a, extra)
+            if a["snapshot_every"] > 0 and step % a["snapshot_every"] == 0:
+                save(os.path.join(run_dir, f"ckpt-{step}.pt"), model, opt, step, packer, a, extra)
+        if stop["sig"] is not None or out_of_time:
+            why = f"signal {stop['sig']}" if stop["sig"] is not None else "--max-minutes"
+            print(f"stopped by {why} at step {step}; checkpoint saved: resume with --resume", flush=True)
+            return
+    print(f"done: {step} steps, {extra['train_seconds'] / 3600:.2f} h of training", flush=True)
+
+
+if __name__ == "__main__":
+    main()

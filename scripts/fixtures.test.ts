@@ -58,7 +58,7 @@ describe("tiny fixtures", () => {
         const plans = bitnetTensors(TINY_SHAPE, N_VOCAB);
         expect(g.tensors.map((t) => [t.name, t.shape])).toEqual(plans.map((p) => [p.name, p.shape]));
         for (const p of plans) expect(g.tensor(p.name)!.type).toBe(fixtureTensorType(p.role, format, false));
-        expect(g.tensor("token_embd.weight")!.type).toBe(format === "f16" ? GgmlType.F16 : GgmlType.F32);
+        expect(g.tensor("token_embd.weight")!.type).toBe(format === "f32" ? GgmlType.F32 : GgmlType.F16);
         expect(g.tensor("blk.1.ffn_sub_norm.weight")!.type).toBe(GgmlType.F32);
         expect(g.tensor("output.weight")).toBeUndefined(); // tied embeddings
         expect(g.tensors.some((t) => t.name.endsWith(".scale"))).toBe(false);

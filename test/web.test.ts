@@ -14,7 +14,7 @@ const ARTIFACTS = join(import.meta.dir, "artifacts");
 const API_KEY = "web-test-key-0123";
 
 const fx = ensureFixtures();
-const serverArgs = ["--engine", "llama", "--model", fx.paths.bitnet.tq2_0, "--mask-token-id", "128002", "--ctx", "4096", "--threads", "2", "--parallel", "2"];
+const serverArgs = ["--engine", "llama", "--model", fx.paths.bitnet.tq2_0, "--mask-token-id", "128002", "--ctx", "4096", "--threads", "1", "--parallel", "2"];
 
 let userDataDir = "";
 let browser: BrowserContext;
@@ -99,7 +99,15 @@ describe("the chat page", () => {
         if (c) w.lengths.push(c.textContent!.length);
       }).observe(document.getElementById("log")!, { subtree: true, childList: true, characterData: true });
     });
-    await sendAndFinish(page, "Hello there, who are you?");
+    // Shift+Enter is a new line, not a send.
+    const box = page.getByLabel("Message", { exact: true });
+    await box.fill("Hello there,");
+    await box.press("Shift+Enter");
+    await box.pressSequentially("who are you?");
+    expect(await box.inputValue()).toBe("Hello there,\nwho are you?");
+    expect(await page.locator(".msg").count()).toBe(0);
+    await box.press("Enter");
+    await page.locator(".msg.assistant").first().locator('[data-figure="finish"]').waitFor({ timeout: 60_000 });
     const lengths: number[] = await page.evaluate(() => (window as unknown as { lengths: number[] }).lengths);
     const distinct = new Set(lengths.filter((n) => n > 0));
     expect(distinct.size).toBeGreaterThan(1);
@@ -109,7 +117,7 @@ describe("the chat page", () => {
     expect(await reply.locator('[data-figure="tps"]').textContent()).toMatch(/^[\d.]+ tokens\/s$/);
     expect(await reply.locator('[data-figure="ttft"]').textContent()).toMatch(/^first token \d+ ms$/);
     expect(await reply.locator('[data-figure="finish"]').textContent()).toMatch(/finished|max tokens/);
-    expect(await page.locator(".msg.user .content").first().textContent()).toBe("Hello there, who are you?");
+    expect(await page.locator(".msg.user .content").first().textContent()).toBe("Hello there,\nwho are you?");
     await shot(page, "02-reply");
   }, 90_000);
 
@@ -118,7 +126,8 @@ describe("the chat page", () => {
     await page.getByLabel("Message", { exact: true }).fill("Tell me a very long story.");
     await page.getByRole("button", { name: "Send" }).click();
     const reply = last(page);
-    await reply.locator(".content").filter({ hasText: /./ }).waitFor({ timeout: 30_000 });
+    // A few tokens in, so the stop lands mid-generation.
+    await page.waitForFunction(() => parseInt(document.querySelector('.msg.assistant:last-child [data-figure="tokens"]')?.textContent ?? "0") >= 5, null, { timeout: 30_000 });
     expect(await metric(server!.url, "ternary_busy_sequences")).toBe(1);
     await shot(page, "03-streaming");
     await page.getByRole("button", { name: "Stop" }).click();
@@ -170,9 +179,11 @@ describe("the chat page", () => {
     expect(await page.locator(".block .tok").count()).toBeGreaterThan(0);
     expect(await page.getByLabel("Block diffusion (several tokens per pass)").isChecked()).toBe(true);
     await page.setViewportSize({ width: 390, height: 844 });
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    expect(await page.locator("#settings-panel").evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);
-    await shot(page, "06-narrow");
+    await page.screenshot({ path: join(ARTIFACTS, "06-narrow.png") });
     await page.close();
     // Nothing else: every request the page made went to the server itself.
     const origin = new URL(server!.url).origin;

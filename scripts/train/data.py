@@ -129,7 +129,8 @@ def make_batch(rows, T, mask_id, eot, rng, dlm):
         wid = 0
         for stream in (0, 1):
             at = T + stream * n_noisy
-            for wi, (d, off, s, end, e) in enumerate(wins):
+            for wi, wtuple in enumerate(wins):
+                d, off, s, end, e = wtuple[:5]
                 ids_doc = tk[off:off + np.count_nonzero(dc == d)]
                 sub = np.arange(s, min(s + SUB, end))
                 live = sub[sub <= e]  # sub-block positions inside the reply

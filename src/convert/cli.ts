@@ -168,3 +168,6 @@ function runTranscode(input: string, out: string, args: Args): void {
 function ternaryOf(t: OutType): number {
   return t === "i2_s" ? GgmlType.I2_S : t === "tq1_0" ? GgmlType.TQ1_0 : t === "tq2_0" ? GgmlType.TQ2_0 : -1;
 }
+
+// Runnable on its own (`bun src/convert/cli.ts DIR -o OUT.gguf`) until src/cli.ts dispatches to it.
+if (import.meta.main) process.exitCode = await convertMain(process.argv.slice(2));

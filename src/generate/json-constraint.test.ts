@@ -133,7 +133,8 @@ const SCHEMAS: [string, JsonSchema | null, boolean?][] = [
   ["allOf of one + annotations", { allOf: [{ type: "integer", minimum: 3 }], title: "t", default: 4 }],
 ];
 
-const SEEDS = 24;
+// JSON_WALK_SEEDS=500 for a longer hunt; the default keeps the suite fast.
+const SEEDS = Number(process.env.JSON_WALK_SEEDS ?? 24);
 
 describe("random model through firstAllowed", () => {
   for (const [name, schema, draft07] of SCHEMAS) {
@@ -144,8 +145,8 @@ describe("random model through firstAllowed", () => {
       let done = 0;
       for (let seed = 1; seed <= SEEDS; seed++) {
         const r = walk(c, v, seed * 7919);
-        expect(r.deadEnd).toBe(false);
-        if (r.bytes === null) continue;
+        if (r.deadEnd) throw new Error(`seed ${seed}: no token allowed after ${JSON.stringify(new TextDecoder().decode(r.bytes))}`);
+        if (!r.finished) continue;
         done++;
         const text = strict.decode(r.bytes);
         let value: unknown;
@@ -171,7 +172,7 @@ describe("random model through firstAllowed", () => {
         total++;
         const r = walk(null, v, seed * 7919);
         try {
-          if (r.bytes !== null && validate(JSON.parse(new TextDecoder().decode(r.bytes)))) valid++;
+          if (r.finished && validate(JSON.parse(new TextDecoder().decode(r.bytes)))) valid++;
         } catch {
           // not JSON
         }
@@ -230,7 +231,7 @@ describe("exact texts", () => {
     const unit = { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1 };
     expect(feed(unit, "1").ok).toBe(false);
     expect(feed(unit, "0").canEnd).toBe(false);
-    expect(accepts(unit, "0.000000000000001")).toBe(true);
+    expect(accepts(unit, "0.00000000000001")).toBe(true);
     expect(feed(unit, "0.0000000000000").ok).toBe(true);
     expect(feed(unit, "0.00000000000000").ok).toBe(false);
     expect(feed(unit, "-").ok).toBe(false);

@@ -138,6 +138,7 @@ function askKey(reason: string): Promise<void> {
     ? `The key was not accepted (${reason}). Enter another; it is kept for this browser session only.`
     : "This server requires an API key. It is kept for this browser session only.";
   ui.keyForm.hidden = false;
+  if (!model) ui.modelName.textContent = "waiting for an API key…";
   ui.keyInput.value = "";
   ui.keyInput.focus();
   keyWait = new Promise((resolve) => (keyDone = resolve));
@@ -334,8 +335,10 @@ ui.newChat.addEventListener("click", newChat);
 $<HTMLFormElement>("settings").addEventListener("change", readSettings);
 $<HTMLFormElement>("settings").addEventListener("submit", (e) => e.preventDefault());
 
-// On a narrow screen the settings start folded so the conversation has the room.
-if (matchMedia("(max-width: 760px)").matches) ui.settingsPanel.open = false;
+// On a narrow screen the settings are folded so the conversation has the room.
+const narrow = matchMedia("(max-width: 760px)");
+ui.settingsPanel.open = !narrow.matches;
+narrow.addEventListener("change", () => (ui.settingsPanel.open = !narrow.matches));
 showSettings();
 renderLog();
 void loadModel();

@@ -64,7 +64,7 @@ export class MessageView {
       ["ttft", s.ttftMs === null ? "first token –" : `first token ${Math.round(s.ttftMs)} ms`],
     ];
     if (s.mode === "dlm") parts.push(["tpp", s.tokensPerPass === null ? "– tokens/pass" : `${s.tokensPerPass.toFixed(2)} tokens/pass`]);
-    parts.push(["tokens", `${s.tokens} tokens`], ["mode", s.mode === "dlm" ? "block diffusion" : "autoregressive"]);
+    parts.push(["tokens", `${s.tokens} token${s.tokens === 1 ? "" : "s"}`], ["mode", s.mode === "dlm" ? "block diffusion" : "autoregressive"]);
     if (finish) parts.push(["finish", FINISH_TEXT[finish] ?? finish]);
     this.figures.replaceChildren();
     parts.forEach(([key, text], i) => {

@@ -45,7 +45,11 @@ export function makeVocab(extra: string[] = []): Vocab {
   }
   const eos = tokens.length;
   tokens.push(new Uint8Array(0));
-  const closers = [eos, ...['"', "}", "]", "0"].map((s) => s.charCodeAt(0))];
+  // Closing order: end, write a schema key (a missing required one), close a string, close
+  // containers, then what moves a key or a number along.
+  const byte = (c: string) => c.charCodeAt(0);
+  const quoted = extra.filter((w) => w.startsWith('"')).map((w) => fragments.find((t) => tokens[t].join(",") === enc.encode(w).join(",")));
+  const closers = [eos, ...quoted.filter((t) => t !== undefined), byte('"'), byte("}"), byte("]"), byte(":"), byte("0"), byte(",")];
   return { tokens, fragments, closers, eos };
 }
 
@@ -59,6 +63,7 @@ export function schemaWords(schema: unknown): string[] {
         if (k === "properties" && typeof v === "object" && v !== null) {
           for (const name of Object.keys(v)) out.push(JSON.stringify(name), name);
         }
+        if (k === "required" && Array.isArray(v)) for (const name of v) out.push(JSON.stringify(name));
         if ((k === "enum" || k === "const") && v !== undefined) {
           for (const e of k === "enum" ? (v as unknown[]) : [v]) out.push(JSON.stringify(e));
         }
@@ -88,8 +93,10 @@ function* candidates(v: Vocab, rng: Rng, closing: boolean): Generator<number> {
 }
 
 export interface WalkResult {
-  /** The document's bytes; null when the walk hit `hard` tokens unfinished. */
-  bytes: Uint8Array | null;
+  /** What was written. */
+  bytes: Uint8Array;
+  /** The walk ended (EOS, or the constraint's mustEnd) before `hard` tokens. */
+  finished: boolean;
   /** firstAllowed found no token at all (a state with no live continuation: a constraint bug). */
   deadEnd: boolean;
   steps: number;
@@ -104,16 +111,16 @@ export function walk(c: Constraint | null, v: Vocab, seed: number, soft = 40, ha
     const order = candidates(v, rng, steps >= soft);
     if (c === null) {
       const t = order.next().value as number;
-      if (t === v.eos) return { bytes: Uint8Array.from(out), deadEnd: false, steps };
+      if (t === v.eos) return { bytes: Uint8Array.from(out), finished: true, deadEnd: false, steps };
       out.push(...v.tokens[t]);
       continue;
     }
     const pick = firstAllowed(c, state!, order, (t) => v.tokens[t], (t) => t === v.eos);
-    if (pick === null) return { bytes: Uint8Array.from(out), deadEnd: true, steps };
-    if (pick.state === null) return { bytes: Uint8Array.from(out), deadEnd: false, steps };
+    if (pick === null) return { bytes: Uint8Array.from(out), finished: false, deadEnd: true, steps };
+    if (pick.state === null) return { bytes: Uint8Array.from(out), finished: true, deadEnd: false, steps };
     out.push(...v.tokens[pick.token]);
     state = pick.state;
-    if (c.mustEnd(state)) return { bytes: Uint8Array.from(out), deadEnd: false, steps: steps + 1 };
+    if (c.mustEnd(state)) return { bytes: Uint8Array.from(out), finished: true, deadEnd: false, steps: steps + 1 };
   }
-  return { bytes: null, deadEnd: false, steps: hard };
+  return { bytes: Uint8Array.from(out), finished: false, deadEnd: false, steps: hard };
 }

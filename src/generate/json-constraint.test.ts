@@ -121,6 +121,18 @@ const SCHEMAS: [string, JsonSchema | null, boolean?][] = [
     ],
     items: false,
   }],
+  ["narrow and far-off numeric ranges", {
+    type: "array",
+    minItems: 4,
+    prefixItems: [
+      { type: "number", minimum: 123.456, maximum: 123.457 },
+      { type: "number", exclusiveMinimum: -1e-10, exclusiveMaximum: 1e-10 },
+      { type: "integer", minimum: 1e14, maximum: 100000000000005 },
+      { type: "number", minimum: -7, exclusiveMaximum: -6.99 },
+      { type: "integer", exclusiveMinimum: -1, exclusiveMaximum: 1 },
+    ],
+    items: false,
+  }],
   ["unicode and escaped property names", {
     type: "object",
     properties: { "é": { type: "string" }, 'a"b': { type: "integer" }, "line\nbreak": { type: "boolean" }, "日本": { enum: ["日本", "😀"] } },

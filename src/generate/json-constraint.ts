@@ -349,6 +349,8 @@ function stepStr(f: StrFrame, b: number): StrFrame | Done | null {
   // e in 2..5: hex digits of \uXXXX. A high surrogate must be followed by an escaped low one (a lone
   // surrogate is not a character and would make lengths ambiguous); a lone low one is refused.
   const u = f.u * 16 + h;
+  // \uDC.. to \uDF.. can only become lone low surrogates: refuse at the second digit, not a dead end later.
+  if (e === 3 && u >= 0xdc && u <= 0xdf) return null;
   if (e < 5) return new StrFrame(f.min, f.max, f.n, e + 1, u, 0, raw);
   if (u >= 0xd800 && u <= 0xdbff) return new StrFrame(f.min, f.max, f.n, 6, 0, 0, raw);
   if (u >= 0xdc00 && u <= 0xdfff) return null;

@@ -21,6 +21,8 @@ let browser: BrowserContext;
 let server: RunningServer | null = null;
 /** Every URL the browser asked for: all must be on the server's own origin. */
 const requested: string[] = [];
+/** Uncaught errors and console errors of the page (a 401 the page answers with the key form is expected). */
+const pageErrors: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
@@ -35,6 +37,12 @@ beforeAll(async () => {
     viewport: { width: 1280, height: 900 },
   });
   browser.on("request", (r) => requested.push(r.url()));
+  browser.on("page", (p) => {
+    p.on("pageerror", (e) => pageErrors.push(String(e)));
+    p.on("console", (m) => {
+      if (m.type() === "error" && !/status of 401/.test(m.text())) pageErrors.push(m.text());
+    });
+  });
 });
 
 afterAll(async () => {
@@ -216,5 +224,6 @@ describe("the chat page", () => {
     const origin = new URL(server.url).origin;
     expect(requested.filter((u) => !u.startsWith("http://127.0.0.1") && !u.startsWith("data:"))).toEqual([]);
     expect(requested.some((u) => u.startsWith(`${origin}/`))).toBe(true);
+    expect(pageErrors).toEqual([]);
   }, 90_000);
 });

@@ -351,13 +351,17 @@ export class Pool extends Handle {
 
   /** out [n] = act(gate) * up (Glu); out may be gate or up. */
   glu(act: number, gate: Float32Array, up: Float32Array, out: Float32Array, n: number): void {
-    for (const [what, a] of [["gate", gate], ["up", up], ["out", out]] as const) need("tern_glu", what, a, n);
+    need("tern_glu", "gate", gate, n);
+    need("tern_glu", "up", up, n);
+    need("tern_glu", "out", out, n);
     this.t.check("tern_glu", this.t.fns.tern_glu(this.ptr, act, gate, up, out, n));
   }
 
   /** out [n] = a + b; out may be a or b. */
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void {
-    for (const [what, v] of [["a", a], ["b", b], ["out", out]] as const) need("tern_add", what, v, n);
+    need("tern_add", "a", a, n);
+    need("tern_add", "b", b, n);
+    need("tern_add", "out", out, n);
     this.t.check("tern_add", this.t.fns.tern_add(this.ptr, a, b, out, n));
   }
 
@@ -403,10 +407,11 @@ export class Matrix extends Handle {
     this.t.check("tern_matrix_set_scale", this.t.fns.tern_matrix_set_scale(this.ptr, s));
   }
 
-  /** Dequantised rows ids into out [ids.length][cols] (embedding lookup). */
-  getRows(ids: Int32Array, out: Float32Array): void {
-    need("tern_matrix_get_rows", "out", out, ids.length * this.cols);
-    this.t.check("tern_matrix_get_rows", this.t.fns.tern_matrix_get_rows(this.ptr, ids, ids.length, out));
+  /** Dequantised rows ids[0..n) into out [n][cols] (embedding lookup). */
+  getRows(ids: Int32Array, out: Float32Array, n: number = ids.length): void {
+    need("tern_matrix_get_rows", "ids", ids, n);
+    need("tern_matrix_get_rows", "out", out, n * this.cols);
+    this.t.check("tern_matrix_get_rows", this.t.fns.tern_matrix_get_rows(this.ptr, ids, n, out));
   }
 }
 

@@ -312,13 +312,18 @@ async function main(): Promise<void> {
   switch (cmd) {
     case "serve":
       return serve(rest);
+    case "convert": {
+      const code = await (await import("./convert/cli.ts")).convertMain(rest);
+      if (code !== 0) process.exit(code);
+      return;
+    }
     case undefined:
     case "--help":
     case "-h":
-      console.log("usage: bun run serve|bench|convert [options]; `bun run serve --help` for the server's options");
+      console.log("usage: bun run serve|convert [options]; `bun run serve --help` and `bun run convert --help` for each");
       return;
     default:
-      throw new CliError(`'${cmd}' is not available yet (known: serve)`);
+      throw new CliError(`unknown command '${cmd}' (known: serve, convert)`);
   }
 }
 

@@ -13,7 +13,7 @@ const open: Engine[] = [];
 afterAll(() => open.forEach((e) => e.close()));
 
 function engine(path: string, nParallel = 1, kvF32 = false): LlamaEngine {
-  const e = new LlamaEngine({ path, nCtx: 512, nBatch: 128, nParallel, threads: 2, kvF32 });
+  const e = new LlamaEngine({ path, nCtx: 512, nBatch: 128, nParallel, threads: 1, kvF32 });
   open.push(e);
   return e;
 }

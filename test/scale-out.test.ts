@@ -1,7 +1,7 @@
 // Two replicas of the real server behind Debian's nginx running the shipped deploy/nginx/ternary.conf,
 // all on 127.0.0.1. One replica is SIGKILLed while streams run through nginx: streams it had begun are
 // cut (and say so), requests it had not answered are retried on the survivor, new requests succeed, and
-// every client finishes within a bound.
+// every client finishes within a bound. Then the survivor is drained with SIGTERM.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,8 +14,10 @@ import { startServer, type RunningServer } from "./support/server-process.ts";
 // Each replica decodes PARALLEL sequences at once; the kill comes while every replica runs PARALLEL long
 // streams and has one more waiting in its queue.
 const PARALLEL = 2;
-const LONG_TOKENS = 480;
+const LONG_TOKENS = 300;
 const CLIENT_TIMEOUT_MS = 60_000;
+/** --shutdown-timeout: seconds a replica lets running requests go on after SIGTERM. */
+const DRAIN_S = 1;
 
 let dir: string;
 let replicas: RunningServer[] = [];
@@ -25,8 +27,8 @@ beforeAll(async () => {
   requireNginx();
   const fx = ensureFixtures();
   const args = [
-    "--engine", "llama", "--model", fx.paths.bitnet.tq2_0, "--ctx", "512", "--parallel", String(PARALLEL),
-    "--threads", "1", "--queue", "32", "--shutdown-timeout", "5",
+    "--engine", "llama", "--model", fx.paths.bitnet.tq2_0, "--ctx", "2048", "--parallel", String(PARALLEL),
+    "--threads", "1", "--queue", "32", "--shutdown-timeout", String(DRAIN_S),
   ];
   replicas = await Promise.all([startServer(args), startServer(args)]);
   dir = mkdtempSync(join(tmpdir(), "ternary-nginx-"));
@@ -50,6 +52,20 @@ async function gauge(url: string, name: string): Promise<number> {
   const m = text.match(new RegExp(`^${name} ([0-9.e+-]+)$`, "m"));
   if (!m) throw new Error(`metric ${name} missing at ${url}`);
   return Number(m[1]);
+}
+
+/**
+ * The access log once it has a line for each of `rids`: nginx writes a request's line when it frees
+ * the request, which can be just after the client saw the connection close.
+ */
+async function accessLog(rids: string[]) {
+  let log = readAccessLog(nginx!.files.accessLog);
+  for (let i = 0; i < 100 && rids.some((rid) => !log.has(rid)); i++) {
+    await Bun.sleep(20);
+    log = readAccessLog(nginx!.files.accessLog);
+  }
+  for (const rid of rids) if (!log.has(rid)) throw new Error(`no access-log line for ${rid}`);
+  return log;
 }
 
 function completion(rid: string, maxTokens: number, stream: boolean) {
@@ -115,18 +131,8 @@ test("a replica killed mid-run: begun streams are cut visibly, unanswered and ne
   for (const [rid, r] of results) expect({ rid, end: r.end }).not.toEqual({ rid, end: "timeout" });
   expect(elapsed).toBeLessThan(CLIENT_TIMEOUT_MS);
 
-  // nginx writes a request's log line when it frees the request, which may be just after the client
-  // saw the connection close.
-  let log = readAccessLog(nginx!.files.accessLog);
-  for (let i = 0; i < 100 && [...results.keys()].some((rid) => !log.has(rid)); i++) {
-    await Bun.sleep(20);
-    log = readAccessLog(nginx!.files.accessLog);
-  }
-  const route = (rid: string) => {
-    const e = log.get(rid);
-    if (!e) throw new Error(`no access-log line for ${rid}`);
-    return e;
-  };
+  const log = await accessLog([...results.keys()]);
+  const route = (rid: string) => log.get(rid)!;
 
   // Streams the victim had begun: nginx had already sent the 200 header and some tokens, so it cannot
   // retry. It closes the client connection without the terminating zero-length chunk: no `[DONE]`, a
@@ -181,15 +187,67 @@ test("a replica killed mid-run: begun streams are cut visibly, unanswered and ne
   expect(errors).toContain("upstream prematurely closed connection while reading response header from upstream"); // the retried one
   expect(errors).toContain("upstream server temporarily disabled");
 
-  // The survivor is idle again and still serves.
+  // The survivor is idle again.
   expect(await gauge(survivor.url, "ternary_busy_sequences")).toBe(0);
   expect(await gauge(survivor.url, "ternary_queue_depth")).toBe(0);
-  const after = await fetch(`${nginx!.url}/v1/completions`, { method: "POST", body: JSON.stringify({ prompt: "after", max_tokens: 2 }) });
-  expect(after.status).toBe(200);
+
+  // Phase 3: once fail_timeout (10 s in the shipped file, counted in whole seconds by nginx, so up to
+  // 12 s) has passed, nginx gives the dead replica one request again; the refused connection is retried
+  // on the survivor, so that client succeeds too. Probes go one at a time (both replicas then look
+  // equally loaded and least_conn alternates) until one shows the retry.
+  const failTimeoutMs = 10_000;
+  await Bun.sleep(Math.max(0, killedAt + failTimeoutMs - (performance.now() - t0)));
+  let probed: string | null = null;
+  for (let i = 0; i < 40 && !probed && performance.now() - t0 < killedAt + failTimeoutMs + 6_000; i++) {
+    const rid = `p${i}`;
+    const r = await completion(rid, 2, false).done;
+    expect({ rid, status: r.status, complete: r.complete }).toEqual({ rid, status: 200, complete: true });
+    const e = (await accessLog([rid])).get(rid)!;
+    if (e.upstreams.length > 1) {
+      probed = rid;
+      expect(e.upstreams).toEqual([victimAddr, survivorAddr]);
+      expect(e.upstreamStatus).toEqual(["502", "200"]);
+    } else {
+      expect(e.upstreams).toEqual([survivorAddr]);
+    }
+    await Bun.sleep(100);
+  }
+  expect(probed).not.toBeNull();
+  expect(readFileSync(nginx!.files.errorLog, "utf8")).toContain("connect() failed (111: Connection refused) while connecting to upstream");
 
   const newRetried = fresh.filter((rid) => route(rid).upstreams.length > 1).length;
   console.error(
     `[scale-out] killed ${victimAddr} at ${(killedAt / 1000).toFixed(2)} s: ${cut.length} streams cut, ${retried.length} queued stream ` +
-      `retried, ${fresh.length} new requests ok (${newRetried} via retry); all clients done in ${(elapsed / 1000).toFixed(2)} s`,
+      `retried, ${fresh.length} new requests ok (${newRetried} via retry); all clients done in ${(elapsed / 1000).toFixed(2)} s; ` +
+      `after fail_timeout ${probed} was retried off the dead replica`,
   );
+});
+
+test("SIGTERM drains the last replica: its stream ends with an error event and [DONE], then nginx answers 502 in OpenAI's shape", async () => {
+  const live = replicas.filter((r) => r.proc.exitCode === null && r.proc.signalCode === null);
+  expect(live.length).toBeGreaterThan(0);
+  // Long enough to outlast the drain (ignore_eos: it runs to max_tokens).
+  const stream = completion("drain", 2000, true);
+  for (let i = 0; i < 500 && stream.progress.headerAt === null; i++) await Bun.sleep(10);
+  expect(stream.progress.headerAt).not.toBeNull();
+
+  const t0 = performance.now();
+  for (const r of live) r.proc.kill("SIGTERM");
+  const codes = await Promise.all(live.map((r) => Promise.race([r.proc.exited, Bun.sleep((DRAIN_S + 10) * 1000).then(() => "hung")])));
+  expect(codes.every((c) => c === 0)).toBe(true);
+  expect(performance.now() - t0).toBeLessThan((DRAIN_S + 5) * 1000);
+
+  // The stream was cancelled by the drain, and says so: an error frame, then [DONE], then a proper end
+  // of the chunked body (through nginx, unlike a crash).
+  const r = await stream.done;
+  expect(r.complete).toBe(true);
+  const data = sseData(r.body);
+  expect(data.at(-1)).toBe("[DONE]");
+  expect(JSON.parse(data.at(-2)!).error.code).toBe("shutting_down");
+
+  // No replica left: nginx's own error, in the replicas' error shape.
+  const after = await completion("none-left", 2, false).done;
+  expect(after.status).toBe(502);
+  expect(after.headers["content-type"]).toStartWith("application/json");
+  expect(JSON.parse(after.body).error.code).toBe("no_replica");
 });

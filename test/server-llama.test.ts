@@ -14,7 +14,7 @@ let client: OpenAI;
 let direct: LlamaEngine;
 
 beforeAll(async () => {
-  server = await startServer(["--engine", "llama", "--model", model, "--ctx", "1024", "--parallel", "2", "--threads", "2", "--max-tokens", "32", "--mask-token-id", "128002"]);
+  server = await startServer(["--engine", "llama", "--model", model, "--ctx", "1024", "--parallel", "2", "--threads", "1", "--max-tokens", "32", "--mask-token-id", "128002"]);
   client = new OpenAI({ apiKey: "none", baseURL: `${server.url}/v1`, maxRetries: 0 });
   direct = new LlamaEngine({ path: model, nCtx: 1024, nBatch: 512, nParallel: 1, threads: 1 });
 });

@@ -12,7 +12,7 @@ let id: string;
 
 beforeAll(async () => {
   server = await startServer([
-    "--engine", "llama", "--model", fx.paths.bitnet.tq2_0, "--ctx", "512", "--parallel", "8", "--threads", "2",
+    "--engine", "llama", "--model", fx.paths.bitnet.tq2_0, "--ctx", "512", "--parallel", "8", "--threads", "1",
     "--queue", "256", "--max-tokens", "16",
   ]);
   client = new OpenAI({ apiKey: "none", baseURL: `${server.url}/v1`, maxRetries: 0 });

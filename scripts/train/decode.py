@@ -114,7 +114,6 @@ class Detok:
 def evaluate(model, items, detok, eog, mask_id, dlm=True, max_new=64, threshold=0.9):
     """Exact-match accuracy per family (AR, and DLM with tokens per pass)."""
     model.eval()
-    model.freeze(True)
     res = {"ar": {}, "dlm": {}, "tokens": 0, "passes": 0}
     examples = []
     for it in items:
@@ -128,7 +127,6 @@ def evaluate(model, items, detok, eog, mask_id, dlm=True, max_new=64, threshold=
             res["dlm"].setdefault(fam, []).append(detok(toks).strip() == it["answer"])
             res["tokens"] += len([t for t in toks if t not in eog])
             res["passes"] += passes
-    model.freeze(False)
     model.train()
 
     def acc(d):

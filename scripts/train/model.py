@@ -3,7 +3,8 @@
 RMSNorm -> BitLinear q,k,v -> NEOX RoPE -> attention (explicit mask) -> attn_sub_norm -> o_proj -> residual;
 RMSNorm -> relu(gate)^2 * up -> ffn_sub_norm -> down_proj -> residual; tied embeddings as the head.
 BitLinear: per-tensor absmean ternary weights and per-token int8 absmax activations, both with
-straight-through gradients, written as autograd Functions (6x faster than the x + (q - x).detach() idiom).
+straight-through gradients, in one autograd Function (a trial found Functions 6x faster than the
+x + (q - x).detach() idiom; one fused Function also saves only the int8/ternary codes for backward).
 Every attention takes an explicit boolean mask [B, L, L] (True = may attend) and explicit positions, so one
 forward serves causal packing, the block-diffusion layout and cached decoding alike.
 """
@@ -35,40 +36,49 @@ class Config:
         return asdict(self)
 
 
-class TernaryWeight(torch.autograd.Function):
-    """W -> clamp(round(W / s), -1, 1) * s with s = mean|W| (what the converter does); identity gradient."""
+def ternarise(w):
+    """(codes in {-1, 0, 1}, s): w ~ codes * s with s = mean|w| per tensor (what the converter does)."""
+    s = w.abs().mean().clamp(min=1e-6)
+    return (w / s).round_().clamp_(-1, 1), s
+
+
+def quantise_activations(x):
+    """(int8 codes, scale) per token: codes = clamp(round(x * scale), -128, 127), scale = 127 / max|x|."""
+    scale = 127.0 / x.abs().amax(dim=-1, keepdim=True).clamp(min=1e-5)
+    return (x * scale).round_().clamp_(-128, 127), scale
+
+
+class BitLinearFn(torch.autograd.Function):
+    """y = (xq @ wq^T) * s / scale, straight-through gradients for both quantisers.
+
+    The codes are small integers, exact in bfloat16, so the matmuls run in bf16 (oneDNN, about 2-3x
+    faster than f32 on this CPU) with f32 accumulation; only the output rounds to bf16 (2^-9 relative).
+    Backward (STE: d quant(v) / dv = 1): dx = dy @ (wq s); dW = sum_t dy_t^T (xq_t / scale_t).
+    """
 
     @staticmethod
-    def forward(ctx, w):
-        s = w.abs().mean().clamp(min=1e-6)
-        return (w / s).round_().clamp_(-1, 1).mul_(s)
+    def forward(ctx, x, w):
+        wq, s = ternarise(w)
+        xq, scale = quantise_activations(x)
+        wq, xq = wq.to(torch.bfloat16), xq.to(torch.bfloat16)
+        ctx.save_for_backward(xq, scale, wq, s)
+        return torch.matmul(xq, wq.t()).float().mul_(s / scale)
 
     @staticmethod
-    def backward(ctx, g):
-        return g
-
-
-class Int8Activation(torch.autograd.Function):
-    """Per token: a = clamp(round(x * 127 / max|x|), -128, 127) / (127 / max|x|); identity gradient."""
-
-    @staticmethod
-    def forward(ctx, x):
-        scale = 127.0 / x.abs().amax(dim=-1, keepdim=True).clamp(min=1e-5)
-        return (x * scale).round_().clamp_(-128, 127).div_(scale)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g
+    def backward(ctx, gy):
+        xq, scale, wq, s = ctx.saved_tensors
+        gx = torch.matmul(gy.to(torch.bfloat16), wq).float().mul_(s)
+        g2 = (gy / scale).to(torch.bfloat16).reshape(-1, gy.shape[-1])
+        gw = torch.matmul(g2.t(), xq.reshape(-1, xq.shape[-1])).float()
+        return gx, gw
 
 
 class BitLinear(nn.Linear):
     def __init__(self, n_in, n_out):
         super().__init__(n_in, n_out, bias=False)
-        self.frozen = None  # ternarised weight cached for inference (see Model.freeze)
 
     def forward(self, x):
-        w = self.frozen if self.frozen is not None else TernaryWeight.apply(self.weight)
-        return F.linear(Int8Activation.apply(x), w)
+        return BitLinearFn.apply(x, self.weight)
 
 
 class RMSNorm(nn.Module):
@@ -182,12 +192,6 @@ class Model(nn.Module):
 
     def logits(self, h):
         return F.linear(h, self.embed_tokens.weight)
-
-    def freeze(self, on=True):
-        """Caches ternarised weights for fast inference (call again with on=False before training)."""
-        for m in self.modules():
-            if isinstance(m, BitLinear):
-                m.frozen = TernaryWeight.apply(m.weight.detach()) if on else None
 
     def n_params(self):
         emb = self.embed_tokens.weight.numel()

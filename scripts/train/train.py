@@ -28,11 +28,11 @@ from model import Config, Model  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULTS = {
     "data": os.path.join(HERE, "data"), "runs": os.path.join(HERE, "runs"), "seed": 1,
-    "dim": 256, "layers": 6, "heads": 4, "kv_heads": 4, "ffn": 640,
-    "T": 256, "batch": 16, "steps": 20000, "lr": 2e-3, "min_lr_frac": 0.1, "warmup": 300, "decay_frac": 0.2,
-    "wd": 0.05, "clip": 1.0, "dlm_start": 8000, "dlm_weight": 1.0,
+    "dim": 256, "layers": 6, "heads": 4, "kv_heads": 4, "ffn": 768,
+    "T": 256, "batch": 16, "micro": 4, "steps": 20000, "lr": 2e-3, "min_lr_frac": 0.1, "warmup": 300, "decay_frac": 0.2,
+    "wd": 0.05, "clip": 1.0, "dlm_start": -1, "dlm_start_acc": 0.9, "dlm_frac": 0.5, "dlm_weight": 1.0,
     "log_every": 10, "eval_every": 500, "eval_n": 10, "ckpt_every": 100, "snapshot_every": 2000,
-    "max_minutes": 0.0, "threads": 2,
+    "max_minutes": 0.0, "threads": 1,
 }
 SHAPE = ("dim", "layers", "heads", "kv_heads", "ffn", "seed", "data")
 
@@ -78,6 +78,7 @@ def main():
     if resume:
         ck = torch.load(ckpt_path)
         a = dict(ck["args"])
+        a["max_minutes"] = DEFAULTS["max_minutes"]  # a limit of one invocation, not of the run
         for k, v in given.items():
             if k in SHAPE and v != a[k]:
                 sys.exit(f"--{k} cannot change on resume (checkpoint has {a[k]})")
@@ -113,6 +114,8 @@ def main():
         torch.set_rng_state(ck["rng"]["torch"])
         np.random.set_state(ck["rng"]["numpy"])
         random.setstate(ck["rng"]["python"])
+    if a["dlm_start"] >= 0:
+        extra["dlm_from"] = min(extra.get("dlm_from") or a["dlm_start"], a["dlm_start"])
     json.dump(a, open(os.path.join(run_dir, "args.json"), "w"), indent=2)
     emb, body = model.n_params()
     print(f"run {name}: step {step}/{a['steps']}, {body / 1e6:.2f} M ternary + {emb / 1e6:.2f} M embedding parameters, "
@@ -140,8 +143,8 @@ def main():
         model.eval()
         vp = Packer(val, a["T"], 12345)
         tot = {"all": [0.0, 0.0], "answers": [0.0, 0.0], "dlm": [0.0, 0.0]}
-        for i in range(4):
-            b = make_batch([vp.row() for _ in range(a["batch"])], a["T"], mask_id, eot, np.random.default_rng([7, i]), True)
+        for i in range(12):
+            b = make_batch([vp.row() for _ in range(a["micro"])], a["T"], mask_id, eot, np.random.default_rng([7, i]), True)
             h, _ = model.hidden(b["tokens"], b["pos"], b["allowed"])
             h = h.reshape(-1, cfg.dim)
             for key, (idx, tgt, w, cls) in (("all", b["ar"]), ("dlm", b["dlm"])):
@@ -158,34 +161,46 @@ def main():
     sums = {"ar": 0.0, "ans": 0.0, "dlm": 0.0, "n": 0}
     model.train()
     while step < a["steps"]:
-        dlm = a["dlm_start"] >= 0 and step >= a["dlm_start"]
+        # Block diffusion joins once AR answers are right: from --dlm-start, or from the first evaluation
+        # whose AR exact match reaches --dlm-start-acc (recorded, so a resumed run keeps it).
+        dlm = extra.get("dlm_from") is not None and step >= extra["dlm_from"]
         for g in opt.param_groups:
             g["lr"] = lr_at(a, step)
-        rows = [packer.row() for _ in range(a["batch"])]
-        b = make_batch(rows, a["T"], mask_id, eot, np.random.default_rng([a["seed"], 1, step]), dlm)
-        h, _ = model.hidden(b["tokens"], b["pos"], b["allowed"])
-        h = h.reshape(-1, cfg.dim)
-        idx, tgt, w, cls = b["ar"]
-        ce = F.cross_entropy(model.logits(h[idx]), tgt, reduction="none")
-        loss_ar = (ce * w).sum() / w.sum()
-        loss = loss_ar
-        sel = cls == 3
-        sums["ans"] += float(ce[sel].mean()) if bool(sel.any()) else 0.0
-        if dlm and len(b["dlm"][0]):
-            idx, tgt, w, _ = b["dlm"]
-            ce_d = F.cross_entropy(model.logits(h[idx]), tgt, reduction="none")
-            loss_dlm = (ce_d * w).sum() / w.sum()
-            loss = loss + a["dlm_weight"] * loss_dlm
-            sums["dlm"] += float(loss_dlm)
+        # The batch runs as micro-batches of --micro rows: activations stay cache-sized (elementwise
+        # ops dominate this model's step and are memory-bound). Losses are normalised over the batch.
+        rng = np.random.default_rng([a["seed"], 1, step])
+        n_mb = a["batch"] // a["micro"]
+        n_dlm = round(n_mb * a["dlm_frac"]) if dlm else 0  # micro-batches that carry noisy windows
+        mbs = [make_batch([packer.row() for _ in range(a["micro"])], a["T"], mask_id, eot, rng, i < n_dlm)
+               for i in range(n_mb)]
+        w_ar = float(sum(mb["ar"][2].sum() for mb in mbs))
+        w_dlm = float(sum(mb["dlm"][2].sum() for mb in mbs))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        ans = [0.0, 0]
+        for mb in mbs:
+            h, _ = model.hidden(mb["tokens"], mb["pos"], mb["allowed"])
+            h = h.reshape(-1, cfg.dim)
+            idx, tgt, w, cls = mb["ar"]
+            ce = F.cross_entropy(model.logits(h[idx]), tgt, reduction="none")
+            loss_ar = (ce * w).sum() / w_ar
+            loss = loss_ar
+            sel = cls == 3
+            ans[0] += float(ce[sel].sum()); ans[1] += int(sel.sum())
+            sums["ar"] += float(loss_ar)
+            if w_dlm > 0 and len(mb["dlm"][0]):
+                idx, tgt, w, _ = mb["dlm"]
+                ce_d = F.cross_entropy(model.logits(h[idx]), tgt, reduction="none")
+                loss_dlm = (ce_d * w).sum() / w_dlm
+                loss = loss + a["dlm_weight"] * loss_dlm
+                sums["dlm"] += float(loss_dlm)
+            loss.backward()
+            toks_log += a["micro"] * mb["L"]
+            clean_log += mb["n_clean"]
+        sums["ans"] += ans[0] / max(1, ans[1])
         torch.nn.utils.clip_grad_norm_(model.parameters(), a["clip"])
         opt.step()
         step += 1
-        sums["ar"] += float(loss_ar)
         sums["n"] += 1
-        toks_log += a["batch"] * b["L"]
-        clean_log += b["n_clean"]
 
         if step % a["log_every"] == 0:
             dt = time.time() - t_log
@@ -216,6 +231,9 @@ def main():
             for p_, want, got in ev["wrong_examples"]:
                 print(f"  wrong: {p_!r} -> {got!r} (want {want!r})", flush=True)
             metrics.write(json.dumps(rec) + "\n"); metrics.flush()
+            if extra.get("dlm_from") is None and a["dlm_start_acc"] > 0 and ev["ar_acc"] >= a["dlm_start_acc"]:
+                extra["dlm_from"] = step
+                print(f"AR exact match {ev['ar_acc']:.3f} >= {a['dlm_start_acc']}: block diffusion from step {step}", flush=True)
             t_log = time.time()  # evaluation time is not training time
 
         out_of_time = a["max_minutes"] > 0 and time.time() - t_start > a["max_minutes"] * 60

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { EngineError } from "../engine/errors.ts";
 import { GgufError } from "../gguf/errors.ts";
 import { openGguf } from "../gguf/reader.ts";
-import { isTernaryType } from "../gguf/quants.ts";
+import { isTernaryType, type TernaryType } from "../gguf/quants.ts";
 import { GgmlType } from "../gguf/types.ts";
 import { convertCheckpoint, formatSummary } from "./convert-checkpoint.ts";
 import { ConvertError } from "./errors.ts";
@@ -142,13 +142,14 @@ function runCheckpoint(dir: string, out: string, args: Args): void {
 }
 
 function runTranscode(input: string, out: string, args: Args): void {
-  if (!isTernaryType(ternaryOf(args.outType))) throw new ConvertError(`--outtype ${args.outType}: a GGUF input is transcoded to a ternary type only (i2_s, tq1_0, tq2_0)`);
+  const to = TERNARY_OUT[args.outType];
+  if (to === undefined) throw new ConvertError(`--outtype ${args.outType}: a GGUF input is transcoded to a ternary type only (i2_s, tq1_0, tq2_0)`);
   if (args.head !== undefined || args.name !== undefined) throw new ConvertError("--head and --name apply to checkpoint conversion only");
   const t0 = performance.now();
   const file = openGguf(input);
   if (!file.tensors.some((t) => isTernaryType(t.type))) throw new ConvertError(`${input}: has no ternary tensors to transcode (convert the checkpoint instead)`);
   const progress = new Progress(file.tensors.length, Progress.modeFor(process.stdout));
-  transcodeGguf(file, ternaryOf(args.outType) as 34 | 35 | 36, out, (i) => progress.tick(file.tensors[i - 1].name, ""), { allowFallback: args.allowFallback });
+  transcodeGguf(file, to, out, (i) => progress.tick(file.tensors[i - 1].name, ""), { allowFallback: args.allowFallback });
   progress.end();
   let validated = "";
   if (args.validate) {
@@ -165,9 +166,7 @@ function runTranscode(input: string, out: string, args: Args): void {
   );
 }
 
-function ternaryOf(t: OutType): number {
-  return t === "i2_s" ? GgmlType.I2_S : t === "tq1_0" ? GgmlType.TQ1_0 : t === "tq2_0" ? GgmlType.TQ2_0 : -1;
-}
+const TERNARY_OUT: Partial<Record<OutType, TernaryType>> = { i2_s: GgmlType.I2_S, tq1_0: GgmlType.TQ1_0, tq2_0: GgmlType.TQ2_0 };
 
 // Runnable on its own (`bun src/convert/cli.ts DIR -o OUT.gguf`) until src/cli.ts dispatches to it.
 if (import.meta.main) process.exitCode = await convertMain(process.argv.slice(2));

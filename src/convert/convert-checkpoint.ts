@@ -21,6 +21,7 @@ const SLICE_VALUES = 1 << 22;
 export interface ConvertOptions extends PlanOptions {
   validate?: boolean;
   progress?: ProgressMode;
+  /** Where progress and warnings go (default: stdout and stderr). */
   out?: ProgressSink;
 }
 
@@ -43,9 +44,9 @@ export interface ConvertSummary {
 export function convertCheckpoint(dir: string, outPath: string, opts: ConvertOptions): ConvertSummary {
   const t0 = performance.now();
   const plan = planConversion(dir, opts);
-  const out = opts.out ?? process.stdout;
-  for (const w of plan.warnings) out.write(`warning: ${w}\n`);
-  const summary = writePlan(plan, outPath, opts.progress ?? "none", out);
+  // Warnings to stderr, progress to stdout, unless the caller gives one sink for both.
+  for (const w of plan.warnings) (opts.out ?? process.stderr).write(`warning: ${w}\n`);
+  const summary = writePlan(plan, outPath, opts.progress ?? "none", opts.out ?? process.stdout);
   if (opts.validate) {
     try {
       summary.validation = validateConversion(plan, outPath);
@@ -160,6 +161,6 @@ export function formatSummary(s: ConvertSummary): string {
   ];
   if (s.fallbacks.length > 0) lines.push(`F16 fallback: ${s.fallbacks.join(", ")}`);
   if (s.validation) lines.push(`validated: ${s.validation.tensors} tensors match the source (${s.validation.detail})`);
-  lines.push(`time ${s.seconds.toFixed(1)} s, peak RSS ${formatBytes(s.peakRss)}`);
+  lines.push(`time ${s.seconds.toFixed(s.seconds < 10 ? 2 : 1)} s, peak RSS ${formatBytes(s.peakRss)}`);
   return lines.join("\n");
 }

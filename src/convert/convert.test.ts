@@ -67,6 +67,10 @@ describe("checkpoint → GGUF, every outtype", () => {
           const f = validateModelFile(o[t]);
           expect(f.getString("general.architecture")).toBe(arch);
           expect(f.getString(`${arch}.activation`)).toBe(arch === "bitnet" ? "silu" : "relu2");
+          // Linear weights in the outtype, norms always F32, the (tied) embedding F16 unless a float outtype.
+          expect(f.tensor("blk.1.ffn_down.weight")!.typeName).toBe(t);
+          expect(f.tensor("blk.1.attn_sub_norm.weight")!.typeName).toBe("f32");
+          expect(f.tensor("token_embd.weight")!.typeName).toBe(t === "bf16" || t === "f32" ? t : "f16");
           const e = engine(o[t]);
           try {
             expect(e.info.arch).toBe(arch);

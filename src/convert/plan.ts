@@ -7,6 +7,7 @@
 // head: token_embd when tied, output.weight when not. With `allowFallback`, a linear weight whose
 // rows do not fit the type's block (TQ: 256, I2_S: 128) is written as F16 (q · s) instead.
 
+import { basename, join, resolve } from "node:path";
 import { GgmlType, ggmlTypeInfo, gv, type GgufValue } from "../gguf/types.ts";
 import { KEY_ACTIVATION, KEY_DLM_ATTENTION } from "../engine/model-file.ts";
 import { openCheckpointTensors, readJson } from "./checkpoint.ts";
@@ -15,7 +16,6 @@ import { parseHfConfig, type CheckpointConfig } from "./hf-config.ts";
 import type { StTensor } from "./safetensors.ts";
 import { classifyHfName, expectedGguf, hfNameFor, type Role } from "./tensor-map.ts";
 import { convertTokenizer } from "./tokenizer-json.ts";
-import { join, basename, resolve } from "node:path";
 
 export const OUT_TYPES = ["i2_s", "tq1_0", "tq2_0", "f16", "bf16", "f32"] as const;
 export type OutType = (typeof OUT_TYPES)[number];

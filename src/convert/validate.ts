@@ -38,23 +38,25 @@ export function validateConversion(plan: ConversionPlan, outPath: string): Valid
       bad(e.ggufName, `is ${t.typeName} [${t.shape.join(", ")}], expected ${ggmlTypeName(e.type)} [${shape.join(", ")}]`);
     }
     if (e.role === "linear") {
-      checkTernary(plan, e, t);
+      checkTernary(plan, e, t, outPath);
       ternary++;
-    } else checkFloats(e, t);
+    } else checkFloats(e, t, outPath);
+    if (e.src.byteLength > SLICE_VALUES) Bun.gc(true); // unmap the views just dropped
   }
   // The same checks both engines run before loading (architecture, shapes, vocabulary).
   validateModelFile(outPath);
   return { tensors: plan.entries.length, detail: `${ternary} ternary tensors with identical codes` };
 }
 
-function checkTernary(plan: ConversionPlan, e: PlanEntry, t: TensorInfo): void {
+function checkTernary(plan: ConversionPlan, e: PlanEntry, t: TensorInfo, path: string): void {
   const [rows, cols] = e.hfShape;
   const want = ternaryOf(e.src, e.scale, rows, cols, plan.config.linearClass);
   let got: { q: Int8Array; scale: number };
   let tol = halfUlpF16(want.scale);
   try {
     // Throws for anything that is not one ternary tensor, e.g. per-block scales (ggml's absmax quantiser).
-    got = isTernaryType(t.type) ? unpackTernary(t.type, t.data(), t.nElements) : ternaryFromFloats(dequantize(t.type, t.data(), t.nElements));
+    const data = mapped(path, t, 0, t.byteSize);
+    got = isTernaryType(t.type) ? unpackTernary(t.type, data, t.nElements) : ternaryFromFloats(dequantize(t.type, data, t.nElements));
   } catch (err) {
     bad(e.ggufName, (err as Error).message);
   }
@@ -69,17 +71,16 @@ function checkTernary(plan: ConversionPlan, e: PlanEntry, t: TensorInfo): void {
   }
 }
 
-function checkFloats(e: PlanEntry, t: TensorInfo): void {
+function checkFloats(e: PlanEntry, t: TensorInfo, path: string): void {
   const cols = e.hfShape[e.hfShape.length - 1];
   const rows = e.src.nElements / cols;
   const info = ggmlTypeInfo(t.type)!;
   const rowBytes = (cols / info.blockSize) * info.bytesPerBlock;
-  const data = t.data();
   const rowsPerSlice = Math.max(1, Math.floor(SLICE_VALUES / cols));
   for (let r = 0; r < rows; r += rowsPerSlice) {
     const r1 = Math.min(rows, r + rowsPerSlice);
     const src = floatsOf(e.src, r * cols, r1 * cols);
-    const got = dequantize(t.type, data.subarray(r * rowBytes, r1 * rowBytes), src.length);
+    const got = dequantize(t.type, mapped(path, t, r * rowBytes, r1 * rowBytes), src.length);
     for (let i = 0; i < src.length; i++) {
       const x = src[i];
       const tol = tolerance(t.type, x, src, i);
@@ -90,6 +91,15 @@ function checkFloats(e: PlanEntry, t: TensorInfo): void {
     }
     if (rows > rowsPerSlice) Bun.gc(true);
   }
+}
+
+/**
+ * Bytes [start, end) of an output tensor, mapped on their own: a view into the reader's whole-file
+ * mapping would keep every page it touched resident, and the output can be larger than RAM.
+ */
+function mapped(path: string, t: TensorInfo, start: number, end: number): Uint8Array {
+  if (end === start) return new Uint8Array(0);
+  return Bun.mmap(path, { shared: false, offset: t.offset + start, size: end - start });
 }
 
 function tolerance(type: GgmlType, x: number, src: Float32Array, i: number): number {

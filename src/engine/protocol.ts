@@ -29,6 +29,8 @@ export interface Job {
   dlm: DlmOptions | null;
   /** Let the generation run to max_tokens even after an end-of-generation token (testing, benchmarks). */
   ignoreEos: boolean;
+  /** Constrained decoding: the output is JSON valid under `schema` (null schema: any JSON object). */
+  constraint?: { schema: Record<string, unknown> | boolean | null } | null;
 }
 
 export interface TokenLogprob {

@@ -3,6 +3,7 @@
 import type { Batch, Engine } from "../engine/engine.ts";
 import type { Job, JobEvent } from "../engine/protocol.ts";
 import { Output, type Sequence } from "./output.ts";
+import { ConstrainedPicker, constraintFor } from "./constrained.ts";
 import { Sampler } from "./sampler.ts";
 
 export type { Sequence } from "./output.ts";
@@ -13,6 +14,7 @@ export class ArSequence implements Sequence {
   private pending = -1; // sampled token not yet in the cache
   private readonly sampler: Sampler;
   private readonly out: Output;
+  private readonly picker: ConstrainedPicker | null;
   finished = false;
 
   constructor(
@@ -24,6 +26,7 @@ export class ArSequence implements Sequence {
   ) {
     this.sampler = new Sampler(job.sampling, engine.info.nVocab);
     this.out = new Output(engine, job, prompt.length, queueMs);
+    this.picker = job.constraint ? new ConstrainedPicker(constraintFor(job.constraint.schema), engine) : null;
   }
 
   get prefilling(): boolean {
@@ -56,11 +59,14 @@ export class ArSequence implements Sequence {
   consume(logits: Float32Array, rows: number): JobEvent[] {
     if (rows === 0) return []; // a prompt chunk that did not reach the end
     this.out.promptDone();
-    const token = this.sampler.sample(logits, this.out.generated);
     const events: JobEvent[] = [];
-    if (this.out.isEog(token)) return this.end("stop", events);
+    const token = this.picker ? this.picker.pick(this.sampler, logits, this.out.generated) : this.sampler.sample(logits, this.out.generated);
+    // A constraint with no allowed continuation cannot happen for a satisfiable schema; end cleanly anyway.
+    if (token === null || this.out.isEog(token)) return this.end("stop", events);
     const c = this.out.commit(token, events, this.nPast, this.sampler, logits);
     if (c.kind === "end") return this.end(c.reason, events);
+    // The JSON document is complete and nothing may follow: stop as if the model ended it.
+    if (this.picker?.mustEnd) return this.end("stop", events);
     this.pending = token;
     return events;
   }

@@ -79,7 +79,7 @@ describe("block diffusion on a real model (llama engine, random fixture)", () =>
   const engines: Engine[] = [];
   afterAll(() => engines.forEach((e) => e.close()));
   const open = (nParallel = 2) => {
-    const e = new LlamaEngine({ path: fx.paths.bitnet.tq2_0, nCtx: 512, nBatch: 256, nParallel, threads: 2, kvF32: true });
+    const e = new LlamaEngine({ path: fx.paths.bitnet.tq2_0, nCtx: 512, nBatch: 256, nParallel, threads: 1, kvF32: true });
     engines.push(e);
     return e;
   };

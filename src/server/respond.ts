@@ -61,6 +61,10 @@ export interface Shape {
   delta(index: number, text: string, first: boolean, logprobs: TokenLogprob[] | null): Record<string, unknown>;
   /** The streamed closing choice, carrying the finish reason. */
   finish(index: number, finish: FinishReason): Record<string, unknown>;
+  /** Optional: turns streamed text into choice deltas itself (tool calls); default one `delta`. */
+  deltas?(index: number, text: string): Record<string, unknown>[];
+  /** Optional: the closing choices (flushes what `deltas` held back); default one `finish`. */
+  closing?(index: number, finish: FinishReason): Record<string, unknown>[];
 }
 
 function usageJson(u: Usage) {
@@ -180,7 +184,8 @@ export async function respond(c: Context, jobs: Job[], o: RespondOptions): Promi
           const e = ev.value;
           if (e.type === "text") {
             clocks[i].text(e);
-            chunk([shape.delta(i, e.text, false, e.logprobs ?? null)]);
+            if (shape.deltas) for (const d of shape.deltas(i, e.text)) chunk([d]);
+            else chunk([shape.delta(i, e.text, false, e.logprobs ?? null)]);
           } else if (e.type === "block") {
             // Extension: a resolved diffusion sub-block, for viewers; OpenAI clients skip empty choices.
             chunk([], { dlm_block: { choice: i, block: e.block, steps: e.steps, pieces: e.pieces } });
@@ -191,7 +196,10 @@ export async function respond(c: Context, jobs: Job[], o: RespondOptions): Promi
           } else if (e.type === "done") {
             clocks[i].done(e, i === 0);
             dones[i] = e;
-            chunk([shape.finish(i, e.finishReason)], o.includeUsage || jobs.length > 1 ? {} : { timings: timingsJson(e.timings) });
+            const closing = shape.closing ? shape.closing(i, e.finishReason) : [shape.finish(i, e.finishReason)];
+            closing.forEach((cl, k) =>
+              chunk([cl], k < closing.length - 1 || o.includeUsage || jobs.length > 1 ? {} : { timings: timingsJson(e.timings) }),
+            );
             return;
           }
         }

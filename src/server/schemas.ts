@@ -49,16 +49,46 @@ const common = {
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 
+const toolCall = z.object({
+  id: z.string().max(256),
+  type: z.literal("function"),
+  function: z.object({ name: z.string().max(64), arguments: z.string().max(1 << 20) }),
+});
+
 export const chatMessage = z.object({
   role: z.enum(["system", "developer", "user", "assistant", "tool"]),
   content: z.union([z.string(), z.array(textPart).min(1), z.null()]).optional(),
   name: z.string().max(256).optional(),
   tool_call_id: z.string().max(256).optional(),
+  tool_calls: z.array(toolCall).max(64).optional(),
 });
+
+const responseFormat = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text") }),
+  z.object({ type: z.literal("json_object") }),
+  z.object({
+    type: z.literal("json_schema"),
+    json_schema: z.object({
+      name: z.string().max(64).optional(),
+      description: z.string().optional(),
+      schema: z.union([z.record(z.string(), z.unknown()), z.boolean()]).optional(),
+      strict: z.boolean().nullish(),
+    }),
+  }),
+]);
+
+const toolChoice = z.union([
+  z.enum(["none", "auto", "required"]),
+  z.object({ type: z.literal("function"), function: z.object({ name: z.string().max(64) }) }),
+]);
 
 export const chatRequest = z.object({
   ...common,
   messages: z.array(chatMessage).min(1, "messages must contain at least one message"),
+  response_format: responseFormat.nullish(),
+  tools: z.array(z.unknown()).max(128).nullish(),
+  tool_choice: toolChoice.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
   max_completion_tokens: z.number().int().min(1).max(MAX_TOKENS_CAP).nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().min(0).max(20).nullish(),
@@ -66,6 +96,7 @@ export const chatRequest = z.object({
 
 export const completionRequest = z.object({
   ...common,
+  response_format: responseFormat.nullish(),
   prompt: z.union([
     z.string(),
     z.array(z.string()).length(1, "only one prompt per request is supported"),

@@ -11,9 +11,12 @@ export type Send = (obj: unknown) => void;
 export function sseResponse(abort: AbortController, produce: (send: Send) => Promise<void>): Response {
   const enc = new TextEncoder();
   let timer: ReturnType<typeof setInterval> | undefined;
+  // Only the client going away (cancel) closes the stream early. An abort from our side (respond()
+  // cancelling the other choices after an error, or the drain on SIGTERM) still ends the stream
+  // properly: the error frame, [DONE], then the end of the body.
+  let closed = false;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      let closed = false;
       const write = (s: string) => {
         if (closed) return;
         try {
@@ -23,10 +26,7 @@ export function sseResponse(abort: AbortController, produce: (send: Send) => Pro
         }
       };
       timer = setInterval(() => write(": keep-alive\n\n"), KEEPALIVE_MS);
-      abort.signal.addEventListener("abort", () => {
-        closed = true;
-        clearInterval(timer);
-      });
+      abort.signal.addEventListener("abort", () => clearInterval(timer));
       produce((obj) => write(`data: ${JSON.stringify(obj)}\n\n`))
         .catch((e) => write(`data: ${JSON.stringify({ error: { message: String(e?.message ?? e), type: "server_error", param: null, code: null } })}\n\n`))
         .finally(() => {
@@ -39,6 +39,7 @@ export function sseResponse(abort: AbortController, produce: (send: Send) => Pro
         });
     },
     cancel() {
+      closed = true;
       clearInterval(timer);
       abort.abort();
     },

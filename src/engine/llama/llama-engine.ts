@@ -38,7 +38,7 @@ function llamaLoadablePath(path: string, file: GgufFile): string {
   const out = join(dir, `${key}.gguf`);
   if (!existsSync(out)) {
     mkdirSync(dir, { recursive: true });
-    transcodeGguf(file, GgmlType.TQ2_0, out);
+    transcodeGguf(file, GgmlType.TQ2_0, out, undefined, { allowFallback: true });
   }
   return out;
 }

@@ -137,7 +137,7 @@ export class Forward {
    */
   run(tokens: Int32Array, positions: Int32Array, seqIds: Int32Array, wantLogits: Uint8Array, n: number, block: boolean): Float32Array {
     const { c, w, s, pool } = this;
-    const { dim, kvDim, hiddenDim } = c;
+    const { dim, hiddenDim } = c;
     const mask = block ? Mask.TERN_MASK_BLOCK : Mask.TERN_MASK_CAUSAL;
 
     w.embed.getRows(tokens, s.x, n); // x (n, dim)
@@ -172,7 +172,6 @@ export class Forward {
       this.linear(L.wDown, s.actsHidden, s.hb, n, s.xb);
       pool.add(s.x, s.xb, s.x, n * dim);
     }
-    void kvDim;
 
     // Compact the rows that want logits to the front of x, so the head runs on those rows only.
     let nOut = 0;

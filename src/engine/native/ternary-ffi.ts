@@ -378,20 +378,19 @@ export class Matrix extends Handle {
   borrowed: ArrayBufferView | null = null;
   readonly rows: number;
   readonly cols: number;
+  /** MatrixKind (fixed at init). */
+  readonly kind: number;
 
   constructor(t: Ternary, ptr: Pointer) {
     super(t, ptr, (p) => t.fns.tern_matrix_free(p));
     this.rows = Number(t.fns.tern_matrix_rows(ptr));
     this.cols = Number(t.fns.tern_matrix_cols(ptr));
+    this.kind = t.fns.tern_matrix_kind(ptr);
   }
 
   override close(): void {
     super.close();
     this.borrowed = null;
-  }
-
-  get kind(): number {
-    return this.t.fns.tern_matrix_kind(this.ptr);
   }
 
   get nbytes(): number {

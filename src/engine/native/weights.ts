@@ -39,6 +39,8 @@ export interface Weights {
   head: Matrix; // (nVocab, dim)
   /** Bytes the matrices own (borrowed float matrices point into the mapped file and own nothing). */
   nbytes: number;
+  /** Bytes of weights one decoded token streams: every layer matrix and the head. */
+  decodeBytes: number;
   /** Matrix kinds by count, e.g. { ternary: 210, f16: 1 }: what the load made of the file. */
   kinds: Record<string, number>;
 }
@@ -252,7 +254,10 @@ export function loadWeights(t: Ternary, pool: Pool, file: GgufFile, hp: Hparams,
       kinds[k] = (kinds[k] ?? 0) + 1;
       nbytes += m.nbytes;
     }
-    return { embed, layers, outNorm: vector("output_norm.weight"), head, nbytes, kinds };
+    const readBytes = (m: Matrix) => (m.kind === MatrixKind.TERN_MATRIX_F32 ? 4 * m.rows * m.cols : m.kind === MatrixKind.TERN_MATRIX_F16 ? 2 * m.rows * m.cols : m.nbytes);
+    let decodeBytes = readBytes(head);
+    for (const L of layers) for (const m of [L.wq, L.wk, L.wv, L.wo, L.wGate, L.wUp, L.wDown]) decodeBytes += readBytes(m);
+    return { embed, layers, outNorm: vector("output_norm.weight"), head, nbytes, decodeBytes, kinds };
   } catch (e) {
     freeWeights(made);
     throw e;

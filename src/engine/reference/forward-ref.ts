@@ -49,7 +49,7 @@ function linear(file: GgufFile, name: string): Linear {
     cols: t.shape[0],
     rows: t.shape[1],
     scale: s ? tensorF32(file, `${name}.scale`)[0] : 1,
-    ternary: /^(TQ1_0|TQ2_0|I2_S)$/.test(t.typeName),
+    ternary: /^(TQ1_0|TQ2_0|I2_S)$/i.test(t.typeName), // typeName is lower-case (tq2_0)
   };
 }
 
@@ -166,10 +166,17 @@ export function quantizeActs(x: Float32Array, mode: ActQuant): Float32Array {
     let amax = 0;
     for (let i = g0; i < g1; i++) amax = Math.max(amax, Math.abs(x[i]));
     if (amax === 0) continue;
-    const s = 127 / amax;
-    for (let i = g0; i < g1; i++) out[i] = Math.max(-128, Math.min(127, Math.round(x[i] * s))) / s;
+    // In float32 as the kernels compute it (scale and product rounded to f32, ties to even), so that
+    // only differences in x itself can move a value across a rounding boundary.
+    const s = Math.fround(127 / amax);
+    for (let i = g0; i < g1; i++) out[i] = Math.max(-127, Math.min(127, roundHalfEven(Math.fround(x[i] * s)))) / s;
   }
   return out;
+}
+
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 function rmsNorm(x: Float32Array, w: Float32Array, eps: number): Float32Array {

@@ -4,7 +4,7 @@ import type { AppEnv, AppOptions } from "../app.ts";
 import { checkModel, readJson } from "../app.ts";
 import { choicesOf, respond, samplingFrom, stopsFrom, type Shape } from "../respond.ts";
 import { completionRequest } from "../schemas.ts";
-import { dlmFrom, requireInfo } from "./common.ts";
+import { constraintFrom, dlmFrom, requireInfo } from "./common.ts";
 
 const completionShape: Shape = {
   object: "text_completion",
@@ -43,7 +43,9 @@ export function completionRoutes(app: Hono<AppEnv>, o: AppOptions): void {
       logprobs: body.logprobs ?? null,
       dlm: dlmFrom(body.dlm, o, info),
       ignoreEos: body.ignore_eos ?? false,
+      constraint: constraintFrom(body.response_format, "response_format"),
     };
+    if (job.constraint) job.dlm = null;
     return respond(c, choicesOf(job, body.n ?? 1), {
       client: o.client,
       modelId: o.modelId,

@@ -1,0 +1,189 @@
+// Native engine vs llama.cpp on a random model in the BitNet-2B-4T shape, side by side in one run: load
+// time, pp128/pp512 (prefill tok/s), tg128 (decode tok/s and GB/s of weights read), peak RSS, at 1 and 2 threads.
+//
+//   bun src/bench/native-vs-llama.ts [--model FILE] [--format tq2_0|tq1_0|i2_s] [--threads 1,2]
+//       [--engines native-q8,native,llama] [--tests pp128,pp512,tg128] [--reps 2] [--json FILE]
+//
+// Each engine runs in its own child process (so peak RSS is its own); the model is generated on demand
+// under test/fixtures/generated/big/ and read once beforehand so every engine starts from a warm page cache.
+// The box may be shared: compare engines within one run, and prefer the best of --reps repetitions.
+import { existsSync, openSync, readSync, closeSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { generateBitnet2B, REPO_ROOT } from "../../scripts/fixtures.ts";
+import type { Batch, Engine } from "../engine/engine.ts";
+import { LlamaEngine } from "../engine/llama/llama-engine.ts";
+import { NativeEngine } from "../engine/native/native-engine.ts";
+import { openGguf } from "../gguf/reader.ts";
+
+type EngineName = "native-q8" | "native" | "llama";
+const ENGINES: readonly EngineName[] = ["native-q8", "native", "llama"];
+type TestName = "pp128" | "pp512" | "tg128";
+const TESTS: readonly TestName[] = ["pp128", "pp512", "tg128"];
+
+interface ChildResult {
+  engine: EngineName;
+  loadS: number;
+  /** Bytes of weights one decoded token reads (every layer matrix and the head). */
+  bytesPerToken: number;
+  rows: { threads: number; test: TestName; tokPerS: number }[];
+  rssAfterLoadMiB: number;
+  peakRssMiB: number;
+  kvMiB: number;
+  detail: string;
+}
+
+function arg(argv: string[], flag: string): string | undefined {
+  const i = argv.indexOf(flag);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+// ---- one engine, in a child process ----------------------------------------------------------------
+
+function batch(n: number): Batch {
+  return { n: 0, tokens: new Int32Array(n), positions: new Int32Array(n), seqIds: new Int32Array(n), wantLogits: new Uint8Array(n) };
+}
+
+/** A prompt of n tokens (BOS, then ordinary word ids) decoded in one batch; returns tok/s. */
+function prefill(e: Engine, b: Batch, n: number): number {
+  e.kvClear(-1);
+  b.n = n;
+  for (let i = 0; i < n; i++) {
+    b.tokens[i] = i === 0 ? 128000 : 1000 + ((i * 7919) % 20000);
+    b.positions[i] = i;
+    b.seqIds[i] = 0;
+    b.wantLogits[i] = i === n - 1 ? 1 : 0;
+  }
+  const t0 = performance.now();
+  e.decode(b, "causal");
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** 128 greedy tokens after a 16-token prompt, one token per decode; returns tok/s. */
+function generate(e: Engine, b: Batch, n: number): number {
+  prefill(e, b, 16);
+  const V = e.info.nVocab;
+  let next = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    b.n = 1;
+    b.tokens[0] = next;
+    b.positions[0] = 16 + i;
+    b.seqIds[0] = 0;
+    b.wantLogits[0] = 1;
+    const logits = e.decode(b, "causal");
+    let best = 0;
+    for (let j = 1; j < V; j++) if (logits[j] > logits[best]) best = j;
+    next = best;
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+function llamaBytesPerToken(path: string): number {
+  const f = openGguf(path);
+  let bytes = 0;
+  for (const t of f.tensors) if (/^blk\.\d+\..*\.weight$/.test(t.name) && t.shape.length === 2) bytes += t.byteSize;
+  return bytes + (f.tensor("output.weight") ?? f.tensor("token_embd.weight"))!.byteSize;
+}
+
+function child(argv: string[]): void {
+  const name = arg(argv, "--child") as EngineName;
+  const model = arg(argv, "--model")!;
+  const threads = (arg(argv, "--threads") ?? "1,2").split(",").map(Number);
+  const tests = (arg(argv, "--tests") ?? TESTS.join(",")).split(",") as TestName[];
+  const reps = Number(arg(argv, "--reps") ?? 2);
+  const o = { path: model, nCtx: 1024, nBatch: 512, nParallel: 1, threads: threads[0] };
+  const t0 = performance.now();
+  const e: Engine = name === "llama" ? new LlamaEngine(o) : new NativeEngine({ ...o, head: name === "native-q8" ? "q8" : "auto" });
+  const loadS = (performance.now() - t0) / 1000;
+  const rssAfterLoadMiB = process.memoryUsage().rss / 2 ** 20;
+  const b = batch(512);
+  const rows: ChildResult["rows"] = [];
+  prefill(e, b, 8); // warm-up: first-touch of buffers and pages
+  for (const th of threads) {
+    e.setThreads(th);
+    for (const test of tests) {
+      let best = 0;
+      for (let r = 0; r < reps; r++) {
+        const v = test === "tg128" ? generate(e, b, 128) : prefill(e, b, test === "pp128" ? 128 : 512);
+        best = Math.max(best, v);
+      }
+      rows.push({ threads: th, test, tokPerS: best });
+      console.error(`[bench] ${name} ${th}T ${test}: ${best.toFixed(2)} tok/s`);
+    }
+  }
+  let detail = "";
+  let bytesPerToken = llamaBytesPerToken(model);
+  let kvMiB = 0;
+  if (e instanceof NativeEngine) {
+    const s = e.loadStats;
+    bytesPerToken = s.decodeBytes;
+    kvMiB = s.kvBytes / 2 ** 20;
+    detail = `kernels ${s.kernels}, head ${s.head}, matrices ${JSON.stringify(s.kinds)}`;
+  }
+  e.close();
+  const out: ChildResult = { engine: name, loadS, bytesPerToken, rows, rssAfterLoadMiB, peakRssMiB: process.resourceUsage().maxRSS / 1024, kvMiB, detail };
+  console.log(JSON.stringify(out));
+}
+
+// ---- the parent: model, children, table ----------------------------------------------------------------
+
+function warmPageCache(path: string): void {
+  const fd = openSync(path, "r");
+  const buf = new Uint8Array(1 << 24);
+  while (readSync(fd, buf) > 0);
+  closeSync(fd);
+}
+
+function main(argv: string[]): void {
+  const format = (arg(argv, "--format") ?? "tq2_0") as "tq2_0" | "tq1_0" | "i2_s";
+  const model = arg(argv, "--model") ?? join(REPO_ROOT, "test", "fixtures", "generated", "big", `bitnet-2b-${format}.gguf`);
+  if (!existsSync(model)) {
+    console.error(`[bench] generating ${model} (random weights, BitNet-2B-4T shape)`);
+    generateBitnet2B(model, format);
+  }
+  const engines = (arg(argv, "--engines") ?? ENGINES.join(",")).split(",") as EngineName[];
+  for (const e of engines) if (!ENGINES.includes(e)) throw new Error(`unknown engine ${e} (${ENGINES.join(", ")})`);
+  warmPageCache(model);
+  const results: ChildResult[] = [];
+  for (const name of engines) {
+    const pass = ["--threads", "--tests", "--reps"].flatMap((f) => (arg(argv, f) ? [f, arg(argv, f)!] : []));
+    const p = Bun.spawnSync([process.execPath, import.meta.path, "--child", name, "--model", model, ...pass], { stderr: "inherit" });
+    if (p.exitCode !== 0) throw new Error(`${name} failed (exit ${p.exitCode})`);
+    const line = p.stdout.toString().trim().split("\n").pop()!;
+    results.push(JSON.parse(line));
+  }
+
+  console.log(`\nmodel ${model} (${format}), nBatch 512, best of ${arg(argv, "--reps") ?? 2}\n`);
+  console.log("| engine | threads | pp128 tok/s | pp512 tok/s | tg128 tok/s | decode GB/s | load s | peak RSS MiB |");
+  console.log("|---|---|---|---|---|---|---|---|");
+  for (const r of results) {
+    for (const th of [...new Set(r.rows.map((x) => x.threads))]) {
+      const v = (t: TestName) => r.rows.find((x) => x.threads === th && x.test === t)?.tokPerS;
+      const f = (x: number | undefined) => (x === undefined ? "" : x.toFixed(1));
+      const tg = v("tg128");
+      const gbs = tg === undefined ? "" : ((tg * r.bytesPerToken) / 1e9).toFixed(1);
+      console.log(`| ${r.engine} | ${th} | ${f(v("pp128"))} | ${f(v("pp512"))} | ${f(tg)} | ${gbs} | ${r.loadS.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} |`);
+    }
+  }
+  console.log("");
+  for (const r of results) {
+    console.log(`${r.engine}: ${(r.bytesPerToken / 1e6).toFixed(0)} MB of weights per decoded token, RSS after load ${r.rssAfterLoadMiB.toFixed(0)} MiB, KV ${r.kvMiB.toFixed(0)} MiB${r.detail ? `; ${r.detail}` : ""}`);
+  }
+  const base = results.find((r) => r.engine === "llama");
+  if (base) {
+    for (const r of results.filter((x) => x !== base)) {
+      for (const x of r.rows) {
+        const y = base.rows.find((b) => b.threads === x.threads && b.test === x.test);
+        if (y) console.log(`${r.engine} / llama ${x.threads}T ${x.test}: ${(x.tokPerS / y.tokPerS).toFixed(2)}x`);
+      }
+    }
+  }
+  const json = arg(argv, "--json");
+  if (json) writeFileSync(json, JSON.stringify({ model, format, results }, null, 1));
+}
+
+if (import.meta.main) {
+  const argv = process.argv.slice(2);
+  if (argv.includes("--child")) child(argv);
+  else main(argv);
+}

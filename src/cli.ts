@@ -6,6 +6,7 @@ import { z } from "zod";
 import { EngineHost } from "./engine/engine-host.ts";
 import { DLM_DEFAULTS, resolveDlm, type DlmConfig } from "./generate/dlm-config.ts";
 import { formatReport, runBenchmark } from "./bench/benchmark-mode.ts";
+import { embeddedPath, extractEmbedded } from "./engine/embedded.ts";
 import { openEngine } from "./engine/open.ts";
 import { createApp } from "./server/app.ts";
 import { Metrics } from "./server/metrics.ts";
@@ -190,6 +191,7 @@ async function serve(argv: string[]): Promise<void> {
     return;
   }
   const cfg = parseServeArgs(argv);
+  if (cfg.model === DEFAULT_MODEL) cfg.model = await defaultModelPath();
   if (!existsSync(cfg.model) || !statSync(cfg.model).isFile()) {
     throw new CliError(
       cfg.model === DEFAULT_MODEL
@@ -284,6 +286,12 @@ async function serve(argv: string[]): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+/** The default model: the checkout's models/default.gguf, or in the executable its embedded copy. */
+async function defaultModelPath(): Promise<string> {
+  const embedded = embeddedPath("default", ".gguf");
+  return embedded ? extractEmbedded(embedded, "default.gguf") : DEFAULT_MODEL;
 }
 
 async function benchmark(cfg: ServeConfig): Promise<void> {

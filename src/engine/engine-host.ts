@@ -1,5 +1,6 @@
 // The HTTP thread's handle on the engine worker: starts it, forwards jobs, turns worker events into an
 // async stream per job, and cancels a job when its client goes away. Never blocks on native code.
+import { compiled } from "./embedded.ts";
 import type { ModelInfo } from "./engine.ts";
 import { EngineError } from "./errors.ts";
 import type { FromWorker, Job, JobEvent, ToWorker, WorkerConfig } from "./protocol.ts";
@@ -51,7 +52,8 @@ export class EngineHost implements EngineClient {
   private readyPromise: Promise<ModelInfo>;
 
   constructor(readonly config: WorkerConfig) {
-    this.worker = new Worker(new URL("./worker.ts", import.meta.url).href);
+    // In the executable (scripts/build.ts, root = the repository) the worker is its own embedded entry.
+    this.worker = new Worker(compiled ? "./src/engine/worker.ts" : new URL("./worker.ts", import.meta.url).href);
     let resolveReady!: (i: ModelInfo) => void;
     let rejectReady!: (e: Error) => void;
     this.readyPromise = new Promise((res, rej) => {

@@ -6,43 +6,76 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "formats.h"
 #include "internal.h"
+#include "simd.h"
 
 /* ---- packing one panel --------------------------------------------------------------------------- */
 
+static inline uint32_t load32(const int8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Four int8 weights in {-1, 0, 1} (0xFF, 0x00, 0x01 per byte) to their codes w + 1 in {0, 1, 2}, byte-wise
+ * without carries between bytes: ((v & 0x7f..) + 0x01..) ^ (v & 0x80..) maps 0xFF -> 0x80 ^ 0x80 = 0,
+ * 0x00 -> 1 and 0x01 -> 2. Past `cols` the caller passes zero weights (code 1). */
+static inline uint32_t codes4(uint32_t v) {
+    return ((v & 0x7f7f7f7fu) + 0x01010101u) ^ (v & 0x80808080u);
+}
+
 /* w: [16][cols] int8 weights of one panel (rows past the matrix are zero). Writes k_chunks * 256 bytes:
- * chunk c, group g, byte 4n + j, bits 2s = (w[n][64c + 4(4g + s) + j] + 1), zero weight (code 1) past cols. */
+ * chunk c, group g, byte 4n + j, bits 2s = (w[n][64c + 4(4g + s) + j] + 1), zero weight (code 1) past cols.
+ * Word-wise: the 4 bytes 4n..4n+3 of group g are sum_s codes4(w[n][64c + 16g + 4s ..]) << 2s (each
+ * code <= 2, so no byte overflows). */
 static void pack_t2_panel(const int8_t *w, int64_t cols, int64_t k_chunks, uint8_t *out) {
     for (int64_t c = 0; c < k_chunks; c++) {
+        const int full = 64 * c + 64 <= cols;
         for (int g = 0; g < 4; g++) {
             uint8_t *dst = out + c * TERN_T2_CHUNK_BYTES + g * 64;
             for (int n = 0; n < 16; n++) {
-                for (int j = 0; j < 4; j++) {
-                    uint8_t byte = 0;
-                    for (int s = 0; s < 4; s++) {
-                        const int64_t col = c * 64 + 4 * (4 * g + s) + j;
-                        const int code = col < cols ? w[n * cols + col] + 1 : 1;
-                        byte |= (uint8_t)(code << (2 * s));
+                uint32_t word = 0;
+                for (int s = 0; s < 4; s++) {
+                    const int64_t col = c * 64 + 4 * (4 * g + s);
+                    uint32_t v = 0;
+                    if (full) {
+                        v = load32(w + n * cols + col);
+                    } else {
+                        for (int j = 0; j < 4; j++) {
+                            if (col + j < cols) v |= (uint32_t)(uint8_t)w[n * cols + col + j] << (8 * j);
+                        }
                     }
-                    dst[4 * n + j] = byte;
+                    word |= codes4(v) << (2 * s);
                 }
+                memcpy(dst + 4 * n, &word, 4);
             }
         }
     }
 }
 
-/* q: [16][cols] int8 in [-127, 127]. Writes k_chunks * 1024 bytes: B[i][4n + j] = q[n][64c + 4i + j] + 128. */
+/* q: [16][cols] int8 in [-127, 127]. Writes k_chunks * 1024 bytes: B[i][4n + j] = q[n][64c + 4i + j] + 128,
+ * i.e. the 4 bytes of row n xor 0x80 each (int8 + 128 as uint8 = flipping the sign bit). */
 static void pack_u8_panel(const int8_t *q, int64_t cols, int64_t k_chunks, uint8_t *out) {
     for (int64_t c = 0; c < k_chunks; c++) {
+        const int full = 64 * c + 64 <= cols;
         for (int i = 0; i < 16; i++) {
             uint8_t *dst = out + c * TERN_U8_CHUNK_BYTES + i * 64;
+            const int64_t col = c * 64 + 4 * i;
             for (int n = 0; n < 16; n++) {
-                for (int j = 0; j < 4; j++) {
-                    const int64_t col = c * 64 + 4 * i + j;
-                    dst[4 * n + j] = (uint8_t)((col < cols ? q[n * cols + col] : 0) + 128);
+                uint32_t v = 0;
+                if (full) {
+                    v = load32(q + n * cols + col);
+                } else {
+                    for (int j = 0; j < 4; j++) {
+                        if (col + j < cols) v |= (uint32_t)(uint8_t)q[n * cols + col + j] << (8 * j);
+                    }
                 }
+                v ^= 0x80808080u;
+                memcpy(dst + 4 * n, &v, 4);
             }
         }
     }
@@ -70,6 +103,8 @@ typedef struct repack_job {
     const uint8_t *data;
     tern_format_info info;
     uint8_t **scratch;       /* per thread: [16][cols] int8, then [cols] float */
+    uint64_t nbytes;         /* of data */
+    int drop;                /* TERN_MATRIX_FLAG_DROP_INPUT: release each panel's input pages once read */
     _Atomic int32_t status;
     char message[512];       /* the failing worker's tern_last_error(), re-raised on the caller */
 } repack_job;
@@ -84,24 +119,78 @@ static void record_failure(repack_job *job, int32_t status) {
 /* Quantises one F32/F16 row to int8 in [-127, 127]: q = round_half_even(w * 127 / max|w|), scale max/127. */
 static int32_t quantize_row_q8(const repack_job *job, int64_t row, float *tmp, int8_t *q, float *scale) {
     const int64_t cols = job->m->cols;
-    for (int64_t c = 0; c < cols; c++) {
-        tmp[c] = job->format == TERN_FMT_F32 ? ((const float *)job->data)[row * cols + c]
-                                             : tern_f16_to_f32(((const uint16_t *)job->data)[row * cols + c]);
+    int64_t c = 0;
+    if (job->format == TERN_FMT_F32) {
+        memcpy(tmp, (const float *)job->data + row * cols, (size_t)cols * sizeof(float));
+    } else {
+        const uint16_t *src = (const uint16_t *)job->data + row * cols;
+        for (; c + 8 <= cols; c += 8) _mm256_storeu_ps(tmp + c, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + c))));
+        for (; c < cols; c++) tmp[c] = tern_f16_to_f32(src[c]);
     }
-    float amax = 0.0f;
-    for (int64_t c = 0; c < cols; c++) {
-        if (!isfinite(tmp[c])) {
-            return tern_fail(TERN_E_FORMAT, "weight (%lld, %lld) is not finite", (long long)row, (long long)c);
-        }
+    /* max|w| and a non-finite check (|w| < inf fails for NaN and inf) in one pass */
+    const __m256 sign = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(INFINITY);
+    __m256 vmax = _mm256_setzero_ps(), vbad = _mm256_setzero_ps();
+    for (c = 0; c + 8 <= cols; c += 8) {
+        const __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(tmp + c));
+        vbad = _mm256_or_ps(vbad, _mm256_cmp_ps(a, inf, _CMP_NLT_UQ));
+        vmax = _mm256_max_ps(vmax, a);
+    }
+    float amax = tern_hmax256(vmax);
+    int bad = _mm256_movemask_ps(vbad) != 0;
+    for (; c < cols; c++) {
+        bad |= !(fabsf(tmp[c]) < INFINITY);
         amax = fmaxf(amax, fabsf(tmp[c]));
     }
+    if (bad) {
+        for (c = 0; c < cols && isfinite(tmp[c]); c++) continue;
+        return tern_fail(TERN_E_FORMAT, "weight (%lld, %lld) is not finite", (long long)row, (long long)c);
+    }
     const float iscale = amax > 0.0f ? 127.0f / amax : 0.0f;
-    for (int64_t c = 0; c < cols; c++) {
+    const __m256 vs = _mm256_set1_ps(iscale);
+    for (c = 0; c + 8 <= cols; c += 8) {
+        /* |w * iscale| <= 127 up to rounding: the rounded value is within [-127, 127] */
+        const __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(tmp + c), vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m256i vi = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f)));
+        __m256i p16 = _mm256_packs_epi32(vi, vi);
+        p16 = _mm256_permute4x64_epi64(p16, 0x08);
+        _mm_storel_epi64((__m128i *)(q + c), _mm_packs_epi16(_mm256_castsi256_si128(p16), _mm256_castsi256_si128(p16)));
+    }
+    for (; c < cols; c++) {
         const float v = rintf(tmp[c] * iscale);
         q[c] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
     }
     *scale = amax / 127.0f;
     return TERN_OK;
+}
+
+/* Releases the whole pages inside [p, p + n) of a file mapping (see TERN_MATRIX_FLAG_DROP_INPUT). Never
+ * fails: a refusal only leaves the pages resident. */
+static void drop_pages(const uint8_t *p, uint64_t n) {
+    static long page = 0;
+    if (!page) page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
+    const uintptr_t lo = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    const uintptr_t hi = ((uintptr_t)p + n) & ~((uintptr_t)page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* Byte range of the input that rows [r0, r1) are read from (a superset where blocks straddle rows). */
+static void input_rows(const repack_job *job, int64_t r0, int64_t r1, uint64_t *lo, uint64_t *hi) {
+    const int64_t cols = job->m->cols;
+    switch (job->format) {
+    case TERN_FMT_F32: *lo = (uint64_t)(r0 * cols) * 4; *hi = (uint64_t)(r1 * cols) * 4; break;
+    case TERN_FMT_F16: *lo = (uint64_t)(r0 * cols) * 2; *hi = (uint64_t)(r1 * cols) * 2; break;
+    case TERN_FMT_TQ1_0:
+    case TERN_FMT_TQ2_0:
+        *lo = (uint64_t)(r0 * (cols / 256)) * (uint64_t)job->info.block_bytes;
+        *hi = (uint64_t)(r1 * (cols / 256)) * (uint64_t)job->info.block_bytes;
+        break;
+    case TERN_FMT_I2_S: /* 128 consecutive weights per 32-byte block */
+        *lo = (uint64_t)(r0 * cols / 128) * 32;
+        *hi = (uint64_t)((r1 * cols + 127) / 128) * 32;
+        break;
+    default: *lo = (uint64_t)(r0 * cols); *hi = (uint64_t)(r1 * cols); break;
+    }
+    if (*hi > job->nbytes) *hi = job->nbytes;
 }
 
 static void repack_task(void *ctx, int32_t panel, int32_t thread) {
@@ -126,6 +215,14 @@ static void repack_task(void *ctx, int32_t panel, int32_t thread) {
     uint8_t *dst = m->packed + (size_t)panel * m->panel_bytes;
     if (m->kind == TERN_MATRIX_Q8) pack_u8_panel(w, m->cols, m->k_chunks, dst);
     else pack_t2_panel(w, m->cols, m->k_chunks, dst);
+    if (job->drop) {
+        /* Pages shared with a neighbouring panel may be dropped while it reads them: they fault back in
+         * from the file, so that costs a re-read, never wrong data. */
+        uint64_t lo, hi;
+        const int64_t r1 = (int64_t)panel * 16 + 16 < m->rows ? (int64_t)panel * 16 + 16 : m->rows;
+        input_rows(job, (int64_t)panel * 16, r1, &lo, &hi);
+        if (hi > lo) drop_pages(job->data + lo, hi - lo);
+    }
 }
 
 static int32_t repack(tern_pool *pool, repack_job *job) {
@@ -163,13 +260,18 @@ int32_t tern_matrix_init(tern_pool *pool, int32_t format, const void *data, uint
     if (!out) return tern_fail(TERN_E_ARG, "tern_matrix_init: out is NULL");
     *out = NULL;
     if (!data) return tern_fail(TERN_E_ARG, "tern_matrix_init: data is NULL");
-    if (flags & ~(TERN_MATRIX_FLAG_BORROW | TERN_MATRIX_FLAG_Q8)) {
+    if (flags & ~(TERN_MATRIX_FLAG_BORROW | TERN_MATRIX_FLAG_Q8 | TERN_MATRIX_FLAG_DROP_INPUT)) {
         return tern_fail(TERN_E_ARG, "tern_matrix_init: unknown flags 0x%x", flags);
     }
     const int is_float = format == TERN_FMT_F32 || format == TERN_FMT_F16;
-    if (!is_float && flags) return tern_fail(TERN_E_ARG, "tern_matrix_init: flags apply to F32/F16 input only");
-    if ((flags & TERN_MATRIX_FLAG_BORROW) && (flags & TERN_MATRIX_FLAG_Q8)) {
-        return tern_fail(TERN_E_ARG, "tern_matrix_init: BORROW and Q8 exclude each other");
+    if (!is_float && (flags & (TERN_MATRIX_FLAG_BORROW | TERN_MATRIX_FLAG_Q8))) {
+        return tern_fail(TERN_E_ARG, "tern_matrix_init: BORROW and Q8 apply to F32/F16 input only");
+    }
+    if ((flags & TERN_MATRIX_FLAG_BORROW) && (flags & (TERN_MATRIX_FLAG_Q8 | TERN_MATRIX_FLAG_DROP_INPUT))) {
+        return tern_fail(TERN_E_ARG, "tern_matrix_init: BORROW excludes Q8 and DROP_INPUT");
+    }
+    if (is_float && !(flags & TERN_MATRIX_FLAG_Q8) && (flags & TERN_MATRIX_FLAG_DROP_INPUT)) {
+        return tern_fail(TERN_E_ARG, "tern_matrix_init: DROP_INPUT needs a repacked matrix (ternary or Q8)");
     }
     tern_format_info info;
     int32_t st = tern_format_check(format, nbytes, rows, cols, &info);
@@ -230,8 +332,10 @@ int32_t tern_matrix_init(tern_pool *pool, int32_t format, const void *data, uint
         }
         m->scale = info.scale;
     }
-    repack_job job = {.m = m, .format = format, .data = data, .info = info};
+    repack_job job = {.m = m, .format = format, .data = data, .info = info, .nbytes = nbytes,
+                      .drop = (flags & TERN_MATRIX_FLAG_DROP_INPUT) != 0};
     st = repack(pool, &job);
+    if (job.drop) drop_pages(data, nbytes);
     if (st != TERN_OK) {
         tern_matrix_free(m);
         return st;

@@ -2,6 +2,7 @@
 // cpp/llama-shim/include/llama-shim.h), library lookup, ABI check, call tracing, and typed calls
 // that turn statuses into NativeError and pointers/buffers into JS values.
 
+import { embeddedPath } from "../embedded.ts";
 import { dlopen, JSCallback, toArrayBuffer, type FFIFunction, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -137,6 +138,8 @@ const REPO_ROOT = resolve(import.meta.dir, "../../..");
 export function locateShim(env: Record<string, string | undefined> = process.env): string {
   const override = env.TERNARY_LLAMA_SHIM;
   if (override) return resolve(override);
+  const embedded = embeddedPath("libllama-shim", ".so");
+  if (embedded) return embedded;
   return join(REPO_ROOT, "build", "lib", "libllama-shim.so");
 }
 

@@ -1,6 +1,7 @@
 // The only bun:ffi import for libternary: its dlopen table (C names verbatim, mirroring
 // cpp/ternary/include/ternary.h), library lookup, ABI check, call tracing, and typed handles with close().
 
+import { embeddedPath } from "../embedded.ts";
 import { dlopen, type FFIFunction, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -127,6 +128,8 @@ const REPO_ROOT = resolve(import.meta.dir, "../../..");
 export function locateTernary(env: Record<string, string | undefined> = process.env): string {
   const override = env.TERNARY_LIBTERNARY;
   if (override) return resolve(override);
+  const embedded = embeddedPath("libternary", ".so");
+  if (embedded) return embedded;
   return join(REPO_ROOT, "build", "lib", "libternary.so");
 }
 

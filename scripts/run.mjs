@@ -85,8 +85,10 @@ switch (command) {
   case "build":
     ensureNative();
     process.exit(run(bun, [join(root, "scripts", "build.ts"), ...args]));
-  case "serve":
   case "bench":
+    ensureNative(["--features", "native,llama,tools"]);
+    process.exit(run(bun, [join(root, "src", "bench", "bench.ts"), ...args]));
+  case "serve":
   case "convert":
     ensureNative();
     process.exit(run(bun, [join(root, "src", "cli.ts"), command, ...args]));

@@ -115,6 +115,7 @@ def make_batch(rows, T, mask_id, eot, rng, dlm):
     start = np.zeros((B, L), np.int64)
     ar = ([], [], [], [])  # flat index, target, weight, class
     dl = ([], [], [], [])
+    placed = []  # (row, first index, length, document, s) of every noisy window
     cw = np.array(CLASS_WEIGHTS)
     for b, (tk, ps, dc, mt, wins) in enumerate(per_row):
         n = len(tk)
@@ -152,6 +153,7 @@ def make_batch(rows, T, mask_id, eot, rng, dlm):
                 sl = slice(at, at + len(span))
                 tokens[b, sl], pos[b, sl], kind[b, sl], docid[b, sl] = x, span, 1, d
                 win[b, sl], start[b, sl] = wid, s
+                placed.append((b, at, len(span), d, s))
                 # scored: masked live positions q > s, predicted by the window token at q-1
                 q = live[masked]
                 q = q[q > s]
@@ -178,5 +180,5 @@ def make_batch(rows, T, mask_id, eot, rng, dlm):
         "tokens": torch.from_numpy(tokens), "pos": pos_t, "allowed": allowed,
         "ar": tuple(cat(p, dt) for p, dt in zip(ar, ("int64", "int64", "float32", "int64"))),
         "dlm": tuple(cat(p, dt) for p, dt in zip(dl, ("int64", "int64", "float32", "int64"))),
-        "n_clean": sum(len(r[0]) for r in per_row), "L": L,
+        "n_clean": sum(len(r[0]) for r in per_row), "L": L, "windows": placed,
     }

@@ -111,8 +111,9 @@ function child(argv: string[]): void {
       console.error(`[bench] ${name} ${th}T ${test}: ${best.toFixed(2)} tok/s`);
     }
   }
+  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
   let detail = "";
-  let bytesPerToken = llamaBytesPerToken(model);
+  let bytesPerToken = 0; // llama: filled in by the parent
   let kvMiB = 0;
   if (e instanceof NativeEngine) {
     const s = e.loadStats;
@@ -121,7 +122,7 @@ function child(argv: string[]): void {
     detail = `kernels ${s.kernels}, head ${s.head}, matrices ${JSON.stringify(s.kinds)}`;
   }
   e.close();
-  const out: ChildResult = { engine: name, loadS, bytesPerToken, rows, rssAfterLoadMiB, peakRssMiB: process.resourceUsage().maxRSS / 1024, kvMiB, detail };
+  const out: ChildResult = { engine: name, loadS, bytesPerToken, rows, rssAfterLoadMiB, peakRssMiB, kvMiB, detail };
   console.log(JSON.stringify(out));
 }
 
@@ -150,7 +151,9 @@ function main(argv: string[]): void {
     const p = Bun.spawnSync([process.execPath, import.meta.path, "--child", name, "--model", model, ...pass], { stderr: "inherit" });
     if (p.exitCode !== 0) throw new Error(`${name} failed (exit ${p.exitCode})`);
     const line = p.stdout.toString().trim().split("\n").pop()!;
-    results.push(JSON.parse(line));
+    const r = JSON.parse(line) as ChildResult;
+    if (r.bytesPerToken === 0) r.bytesPerToken = llamaBytesPerToken(model);
+    results.push(r);
   }
 
   console.log(`\nmodel ${model} (${format}), nBatch 512, best of ${arg(argv, "--reps") ?? 2}\n`);

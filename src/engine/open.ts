@@ -1,7 +1,7 @@
 // Opens the engine a launch asked for. The only place that knows every engine implementation.
 import type { Engine } from "./engine.ts";
-import { EngineError } from "./errors.ts";
 import { LlamaEngine } from "./llama/llama-engine.ts";
+import { NativeEngine } from "./native/native-engine.ts";
 import type { WorkerConfig } from "./protocol.ts";
 
 export function openEngine(c: WorkerConfig): Engine {
@@ -10,6 +10,7 @@ export function openEngine(c: WorkerConfig): Engine {
     case "llama":
       return new LlamaEngine(o);
     case "native":
-      throw new EngineError("not_ready", "the native engine is not built yet: use --engine llama");
+      // The output head (TERNARY_HEAD=auto|f16|f32|q8) and the kernel family (TERNARY_KERNELS) come from the environment.
+      return new NativeEngine(o);
   }
 }

@@ -1,7 +1,7 @@
-// Loads each model file of a list with LlamaEngine and serves a few greedy tokens, printing one JSON
-// line per file; run as a child process, because llama.cpp aborts the whole process on some bad files.
+// Loads each model file of a list with LlamaEngine (or NativeEngine) and serves a few greedy tokens, printing
+// one JSON line per file; run as a child process, because llama.cpp aborts the whole process on some bad files.
 //
-// usage: bun test/support/load-models.ts [LIST_FILE]   (paths one per line; stdin without LIST_FILE)
+// usage: bun test/support/load-models.ts [--engine llama|native] [LIST_FILE]   (paths one per line; stdin without LIST_FILE)
 // Output, one line per path, written synchronously before the next load starts, so that when the
 // process dies the first path without a line is the one that killed it:
 //   {"path": "...", "ok": true, "tokens": [...], "text": "..."}
@@ -10,7 +10,9 @@
 
 import { readFileSync, writeSync } from "node:fs";
 import { EngineError } from "../../src/engine/errors.ts";
+import type { Engine } from "../../src/engine/engine.ts";
 import { LlamaEngine } from "../../src/engine/llama/llama-engine.ts";
+import { NativeEngine } from "../../src/engine/native/native-engine.ts";
 import { NativeError } from "../../src/engine/native-error.ts";
 import { greedyTokens } from "./greedy.ts";
 
@@ -28,8 +30,9 @@ export interface LoadResult {
 
 const N_GREEDY = 4;
 
-function serve(path: string): LoadResult {
-  const e = new LlamaEngine({ path, nCtx: 256, nBatch: 64, nParallel: 1, threads: 1 });
+function serve(path: string, engine: string): LoadResult {
+  const o = { path, nCtx: 256, nBatch: 64, nParallel: 1, threads: 1 };
+  const e: Engine = engine === "native" ? new NativeEngine(o) : new LlamaEngine(o);
   try {
     const prompt = [...e.tokenize("hello world", { addSpecial: true, parseSpecial: false })];
     const out = greedyTokens(e, prompt, N_GREEDY);
@@ -51,10 +54,15 @@ function emit(r: LoadResult): void {
 }
 
 function main(argv: string[]): void {
+  let engine = "llama";
+  if (argv[0] === "--engine") {
+    engine = argv[1];
+    argv = argv.slice(2);
+  }
   const list = argv[0] === undefined ? readFileSync(0, "utf8") : readFileSync(argv[0], "utf8");
   for (const path of list.split("\n").map((l) => l.trim()).filter((l) => l.length > 0)) {
     try {
-      emit(serve(path));
+      emit(serve(path, engine));
     } catch (e) {
       const err = e as Error;
       emit({

@@ -5,7 +5,8 @@
  * 2 ops per multiply-add) at 1 and 2 threads; also the output head (Q8 and F16) matvec.
  * "matvec" reuses one matrix (it stays in the CPU caches); "matvec-cold" cycles through copies adding
  * up to >= 256 MB, as a decode step does through a model's layers, so it measures DRAM streaming.
- * Prints a table and, last, one JSON line. Usage: ternary-bench [seconds per measurement, default 0.3]
+ * Prints a table and, last, one JSON line.
+ * Usage: ternary-bench [seconds per measurement, default 0.3] [only shapes whose name contains this]
  */
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,7 @@ static int check_against_scalar(const tern_matrix *m, int32_t family, const floa
 
 int main(int argc, char **argv) {
     if (argc > 1) min_seconds = atof(argv[1]);
+    const char *only = argc > 2 ? argv[2] : "";
     int32_t fams[8];
     const int nf = tu_families(fams);
     tu_rng rng = tu_rng_seed(99);
@@ -93,6 +95,7 @@ int main(int argc, char **argv) {
     int failures = 0;
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
         const shape *sh = &shapes[si];
+        if (!strstr(sh->name, only)) continue;
         int8_t *w = malloc((size_t)(sh->rows * sh->cols));
         for (int64_t i = 0; i < sh->rows * sh->cols; i++) w[i] = tu_ternary(&rng);
         tern_matrix *m = NULL;
@@ -153,7 +156,7 @@ int main(int argc, char **argv) {
     }
 
     /* output head slice: 32768 of the 128256 vocab rows x 2560, Q8 and F16 */
-    {
+    if (strstr("head", only)) {
         const int64_t rows = 32768, cols = 2560;
         uint16_t *h = malloc((size_t)(rows * cols) * 2);
         for (int64_t i = 0; i < rows * cols; i++) h[i] = tu_f32_to_f16(tu_uniform(&rng) * 0.05f);

@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 /* Bumped on every incompatible change; the FFI side checks it at load. */
-#define TERN_ABI_VERSION 1
+#define TERN_ABI_VERSION 2
 
 /* ---- status codes ---------------------------------------------------------------------------- */
 #define TERN_OK             0
@@ -91,6 +91,10 @@ extern "C" {
 /* attention masks (tern_attention) */
 #define TERN_MASK_CAUSAL 0 /* a token sees its own sequence's cached positions <= its position */
 #define TERN_MASK_BLOCK  1 /* causal, plus every token of its own sequence in the current batch */
+
+/* RoPE tables (tern_rope_init) */
+#define TERN_ROPE_EXACT 0 /* cos/sin of pos * base^(-2i/n_rot), computed in double precision */
+#define TERN_ROPE_GGML  1 /* as ggml: theta_i = theta_{i-1} * powf(base, -2/n_rot) in float, cosf/sinf (cross-checks) */
 
 /* gated activations (tern_glu) */
 #define TERN_GLU_SILU  0 /* out = silu(gate) * up */
@@ -165,6 +169,10 @@ TERN_API int32_t tern_acts_get(const tern_acts *a, int32_t t, int8_t *q, float *
  *   TOKEN mode: y[t][r] = (sum_c q[r][c]*a[t][c]) * w_scale(r) / act_scale_t, the integer sum exact.
  * tern_matmul_f32: any matrix kind; ternary/Q8 quantise x per token internally. */
 TERN_API int32_t tern_matmul(tern_pool *pool, const tern_matrix *m, const tern_acts *a, float *y);
+/* Up to three ternary/Q8 matrices reading the same activations (Q, K, V; gate, up) as one pool job:
+ * y_i [T][rows_i] = m_i . a for each non-NULL m_i (m0 is required). Results equal tern_matmul's. */
+TERN_API int32_t tern_matmul3(tern_pool *pool, const tern_acts *a, const tern_matrix *m0, float *y0,
+                              const tern_matrix *m1, float *y1, const tern_matrix *m2, float *y2);
 TERN_API int32_t tern_matmul_f32(tern_pool *pool, const tern_matrix *m, const float *x, int32_t n_tokens,
                                  float *y);
 
@@ -184,8 +192,9 @@ TERN_API int32_t tern_argmax(const float *x, int32_t n_rows, int32_t n_cols, int
 
 /* ---- RoPE, NEOX style (rotate-half) ---------------------------------------------------------------
  * For i < n_rot/2: theta = pos * base^(-2i/n_rot), (x[i], x[i+n_rot/2]) rotated by theta; dims
- * >= n_rot untouched. The table covers positions [0, n_pos). */
-TERN_API int32_t tern_rope_init(int32_t n_rot, float theta_base, int32_t n_pos, tern_rope **out);
+ * >= n_rot untouched. The table covers positions [0, n_pos); `mode` is a TERN_ROPE_* (how theta is
+ * rounded: ggml's float recurrence drifts by ~1e-5 rad at position 500, enough to flip int8 codes). */
+TERN_API int32_t tern_rope_init(int32_t n_rot, float theta_base, int32_t n_pos, int32_t mode, tern_rope **out);
 TERN_API void tern_rope_free(tern_rope *r);
 /* In place on x [T][n_heads*head_dim]; positions [T]. */
 TERN_API int32_t tern_rope_apply(tern_pool *pool, const tern_rope *r, float *x, int32_t n_tokens,

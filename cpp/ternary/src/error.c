@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "internal.h"
@@ -48,6 +49,30 @@ void *tern_alloc(size_t bytes) {
 }
 
 void tern_free_aligned(void *p) { free(p); }
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *tern_alloc_pages(size_t bytes) {
+    if (bytes == 0) bytes = TERN_ALIGN;
+    if (bytes > SIZE_MAX / 2) return NULL;
+    const size_t len = (bytes + 4095) & ~(size_t)4095;
+    /* over-map by a huge page, then trim both ends so the buffer starts on a 2 MiB boundary */
+    uint8_t *raw = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    uint8_t *p = (uint8_t *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (p > raw) munmap(raw, (size_t)(p - raw));
+    const size_t tail = (size_t)(raw + len + HUGE_PAGE - (p + len));
+    if (tail) munmap(p + len, tail);
+#ifdef MADV_HUGEPAGE
+    if (len >= HUGE_PAGE) madvise(p, len / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE); /* advice only: failure is fine */
+#endif
+    return p; /* anonymous mappings are zero-filled */
+}
+
+void tern_free_pages(void *p, size_t bytes) {
+    if (!p) return;
+    munmap(p, (bytes + 4095) & ~(size_t)4095);
+}
 
 /* IEEE binary16 <-> binary32 in plain C (exact; round-to-nearest-even on narrowing), so that the
  * reference paths do not depend on F16C. */

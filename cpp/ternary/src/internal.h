@@ -21,6 +21,11 @@ void tern_clear_error(void);
 #define TERN_ALIGN 64
 void *tern_alloc(size_t bytes);  /* 64-byte aligned, zero-filled; NULL on failure or overflow */
 void tern_free_aligned(void *p);
+/* Large read-mostly buffers (packed weights): a private mapping whose whole 2 MiB extents are backed by
+ * transparent huge pages where the kernel allows it (fewer TLB misses while a decode streams the weights).
+ * Zero-filled; free with the same size. */
+void *tern_alloc_pages(size_t bytes);
+void tern_free_pages(void *p, size_t bytes);
 static inline int64_t tern_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 /* ---- packed weight layout -----------------------------------------------------------------------
@@ -47,7 +52,8 @@ struct tern_matrix {
     int64_t n_panels;      /* ceil(rows / 16) */
     int64_t k_chunks;      /* ceil(cols / 64) */
     size_t panel_bytes;    /* bytes of one panel: k_chunks * chunk bytes */
-    uint8_t *packed;       /* TERNARY / Q8: n_panels * panel_bytes, 64-aligned */
+    uint8_t *packed;       /* TERNARY / Q8: n_panels * panel_bytes (tern_alloc_pages) */
+    size_t packed_bytes;
     float scale;           /* TERNARY: tensor scale */
     float *row_scale;      /* Q8: [n_panels * 16] per-row scale (0 for padding rows) */
     const void *dense;     /* F16 / F32: [rows][cols] */
@@ -150,7 +156,8 @@ struct tern_pool {
     _Atomic uint64_t work;
     _Atomic int32_t tasks_done;      /* tasks of the current job finished */
     _Atomic int32_t stop;
-    int64_t spin_ns;
+    int64_t spin_ns;                 /* a worker spins this long for the next job, then sleeps */
+    int64_t done_spin_ns;            /* the caller spins this long for the job's last tasks, then sleeps */
     pthread_mutex_t mu;
     pthread_cond_t cv_work, cv_done;
     /* per-thread scratch, grown by tern_pool_reserve before a job */

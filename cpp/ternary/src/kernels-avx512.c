@@ -162,7 +162,33 @@ INLINE void gemmf_block(const tern_gemmf_args *g, int is_f16, int32_t r0, int32_
         for (int t = 0; t < TB; t++) g->y[(size_t)(t0 + t) * g->ldy + r0 + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
+/* One token (decode): row after row, 64 columns per step into four accumulators. One sequential stream
+ * per thread with independent FMA chains reads the matrix at DRAM speed; several rows at once did not. */
+INLINE void gemvf(const tern_gemmf_args *g, int is_f16) {
+    const int64_t k64 = g->k / 64 * 64;
+    for (int32_t r = 0; r < g->n_rows; r++) {
+        const int64_t off = (int64_t)r * (int64_t)g->ldw;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        int64_t k = 0;
+        for (; k < k64; k += 64) {
+            a0 = _mm512_fmadd_ps(load_w(g->w, is_f16, off + k, 0xffff), _mm512_loadu_ps(g->x + k), a0);
+            a1 = _mm512_fmadd_ps(load_w(g->w, is_f16, off + k + 16, 0xffff), _mm512_loadu_ps(g->x + k + 16), a1);
+            a2 = _mm512_fmadd_ps(load_w(g->w, is_f16, off + k + 32, 0xffff), _mm512_loadu_ps(g->x + k + 32), a2);
+            a3 = _mm512_fmadd_ps(load_w(g->w, is_f16, off + k + 48, 0xffff), _mm512_loadu_ps(g->x + k + 48), a3);
+        }
+        for (; k < g->k; k += 16) {
+            const __mmask16 m = g->k - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (g->k - k)) - 1);
+            a0 = _mm512_fmadd_ps(load_w(g->w, is_f16, off + k, m), _mm512_maskz_loadu_ps(m, g->x + k), a0);
+        }
+        g->y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    }
+}
+
 INLINE void gemmf(const tern_gemmf_args *g, int is_f16) {
+    if (g->n_tokens == 1) {
+        gemvf(g, is_f16);
+        return;
+    }
     int32_t r = 0;
     for (; r + 4 <= g->n_rows; r += 4) {
         int32_t t = 0;

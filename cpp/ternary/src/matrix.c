@@ -249,7 +249,7 @@ static int32_t repack(tern_pool *pool, repack_job *job) {
 
 void tern_matrix_free(tern_matrix *m) {
     if (!m) return;
-    tern_free_aligned(m->packed);
+    tern_free_pages(m->packed, m->packed_bytes);
     tern_free_aligned(m->row_scale);
     tern_free_aligned(m->dense_owned);
     free(m);
@@ -313,7 +313,8 @@ int32_t tern_matrix_init(tern_pool *pool, int32_t format, const void *data, uint
     }
     m->panel_bytes = (size_t)m->k_chunks * (is_float ? TERN_U8_CHUNK_BYTES : TERN_T2_CHUNK_BYTES);
     const size_t bytes = (size_t)m->n_panels * m->panel_bytes;
-    m->packed = tern_alloc(bytes);
+    m->packed = tern_alloc_pages(bytes);
+    m->packed_bytes = bytes;
     m->nbytes = bytes;
     if (is_float) {
         m->row_scale = tern_alloc((size_t)m->n_panels * 16 * sizeof(float));

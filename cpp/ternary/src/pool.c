@@ -42,8 +42,8 @@ static int run_tasks(tern_pool *pool, uint32_t gen, int32_t thread) {
     return finished_last;
 }
 
-/* Spins until `cond` or spin_ns passes; evaluates to 1 if `cond` became true while spinning. */
-#define SPIN_UNTIL(pool, cond)                                                  \
+/* Spins until `cond` or `ns` pass; evaluates to 1 if `cond` became true while spinning. */
+#define SPIN_UNTIL(ns, cond)                                                    \
     ({                                                                          \
         int ok_ = 0;                                                            \
         int64_t deadline_ = 0;                                                  \
@@ -51,7 +51,7 @@ static int run_tasks(tern_pool *pool, uint32_t gen, int32_t thread) {
             if (cond) { ok_ = 1; break; }                                       \
             if ((i_ & 63) == 63) {                                              \
                 int64_t t_ = now_ns();                                          \
-                if (!deadline_) deadline_ = t_ + (pool)->spin_ns;               \
+                if (!deadline_) deadline_ = t_ + (ns);                          \
                 else if (t_ >= deadline_) break;                                \
             }                                                                   \
             _mm_pause();                                                        \
@@ -81,7 +81,7 @@ static void *worker_main(void *p) {
     free(wa);
     uint32_t seen = 0, g;
     for (;;) {
-        if (!SPIN_UNTIL(pool, (g = current_gen(pool)) != seen)) {
+        if (!SPIN_UNTIL(pool->spin_ns, (g = current_gen(pool)) != seen)) {
             pthread_mutex_lock(&pool->mu);
             while ((g = current_gen(pool)) == seen) pthread_cond_wait(&pool->cv_work, &pool->mu);
             pthread_mutex_unlock(&pool->mu);
@@ -110,7 +110,7 @@ void tern_pool_run(tern_pool *pool, tern_task_fn fn, void *ctx, int32_t n_tasks)
     pthread_cond_broadcast(&pool->cv_work);
     pthread_mutex_unlock(&pool->mu);
     run_tasks(pool, gen, 0);
-    if (!SPIN_UNTIL(pool, atomic_load_explicit(&pool->tasks_done, memory_order_acquire) == n_tasks)) {
+    if (!SPIN_UNTIL(pool->done_spin_ns, atomic_load_explicit(&pool->tasks_done, memory_order_acquire) == n_tasks)) {
         pthread_mutex_lock(&pool->mu);
         while (atomic_load_explicit(&pool->tasks_done, memory_order_acquire) != n_tasks) {
             pthread_cond_wait(&pool->cv_done, &pool->mu);
@@ -173,6 +173,10 @@ int32_t tern_pool_init(int32_t n_threads, int32_t kernels, tern_pool **out) {
     const char *spin = getenv("TERNARY_SPIN_US");
     if (spin && *spin) pool->spin_ns = strtoll(spin, NULL, 10) * 1000;
     if (pool->spin_ns < 0) pool->spin_ns = 0;
+    pool->done_spin_ns = 2000 * 1000;
+    const char *dspin = getenv("TERNARY_DONE_SPIN_US");
+    if (dspin && *dspin) pool->done_spin_ns = strtoll(dspin, NULL, 10) * 1000;
+    if (pool->done_spin_ns < 0) pool->done_spin_ns = 0;
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->cv_work, NULL);
     pthread_cond_init(&pool->cv_done, NULL);

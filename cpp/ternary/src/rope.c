@@ -14,9 +14,10 @@ struct tern_rope {
     float *cos_sin; /* [n_pos][2][n_rot/2]: cos then sin of pos * base^(-2i/n_rot) */
 };
 
-int32_t tern_rope_init(int32_t n_rot, float theta_base, int32_t n_pos, tern_rope **out) {
+int32_t tern_rope_init(int32_t n_rot, float theta_base, int32_t n_pos, int32_t mode, tern_rope **out) {
     if (!out) return tern_fail(TERN_E_ARG, "tern_rope_init: out is NULL");
     *out = NULL;
+    if (mode != TERN_ROPE_EXACT && mode != TERN_ROPE_GGML) return tern_fail(TERN_E_ARG, "tern_rope_init: mode %d", mode);
     if (n_rot <= 0 || n_rot % 2 || n_rot > 4096 || n_pos <= 0 || n_pos > (1 << 24) || !(theta_base > 0.0f)) {
         return tern_fail(TERN_E_ARG, "tern_rope_init: n_rot %d (even, <= 4096), n_pos %d or base %g out of range", n_rot,
                          n_pos, (double)theta_base);
@@ -36,12 +37,21 @@ int32_t tern_rope_init(int32_t n_rot, float theta_base, int32_t n_pos, tern_rope
         return tern_fail(TERN_E_NOMEM, "tern_rope_init: out of memory");
     }
     for (int32_t i = 0; i < half; i++) freq[i] = pow((double)theta_base, -2.0 * i / n_rot);
+    /* ggml_rope_cache_init: theta starts at the position and is multiplied by theta_scale per pair, in float */
+    const float theta_scale = powf(theta_base, -2.0f / (float)n_rot);
     for (int32_t p = 0; p < n_pos; p++) {
         float *row = r->cos_sin + (size_t)p * n_rot;
+        float theta = (float)p;
         for (int32_t i = 0; i < half; i++) {
-            const double th = p * freq[i];
-            row[i] = (float)cos(th);
-            row[half + i] = (float)sin(th);
+            if (mode == TERN_ROPE_GGML) {
+                row[i] = cosf(theta);
+                row[half + i] = sinf(theta);
+                theta *= theta_scale;
+            } else {
+                const double th = p * freq[i];
+                row[i] = (float)cos(th);
+                row[half + i] = (float)sin(th);
+            }
         }
     }
     free(freq);

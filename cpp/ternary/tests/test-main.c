@@ -18,6 +18,7 @@
     X(matmul_ternary_edges)       \
     X(matmul_q8k_mode)            \
     X(matmul_q8_head)             \
+    X(matmul3)                    \
     X(matmul_float_head)          \
     X(matmul_amx)                 \
     X(ops_rmsnorm)                \

@@ -361,3 +361,52 @@ void test_matmul_amx(void) {
     }
     tern_pool_free(pool);
 }
+
+/* tern_matmul3 (three matrices, one job) equals three tern_matmul calls bit for bit, in both activation
+ * modes, at decode and prefill sizes; a missing output or a float matrix is refused. */
+void test_matmul3(void) {
+    tu_rng rng = tu_rng_seed(77);
+    const int64_t cols = 512;
+    ternary_case q = make_ternary(&rng, 96, cols, 2), k = make_ternary(&rng, 32, cols, 2), v = make_ternary(&rng, 40, cols, 2);
+    int32_t fams[8];
+    const int nf = tu_families(fams);
+    for (int fi = 0; fi < nf; fi++) {
+        tern_pool *pool = pool_for(fams[fi], 2);
+        if (!pool) continue;
+        for (int32_t T = 1; T <= 37; T += 36) {
+            for (int32_t mode = TERN_ACT_TOKEN; mode <= TERN_ACT_Q8K; mode++) {
+                float *x = random_x(&rng, T, cols, 3.0f);
+                tern_acts *a = NULL;
+                CHECK_OK(tern_acts_init(T, cols, &a));
+                CHECK_OK(tern_acts_quantize(pool, a, x, T, mode));
+                float *y[3], *z[3];
+                const ternary_case *tcs[3] = {&q, &k, &v};
+                for (int i = 0; i < 3; i++) {
+                    y[i] = calloc((size_t)(T * tcs[i]->rows), 4);
+                    z[i] = calloc((size_t)(T * tcs[i]->rows), 4);
+                    CHECK_OK(tern_matmul(pool, tcs[i]->m, a, y[i]));
+                }
+                CHECK_OK(tern_matmul3(pool, a, q.m, z[0], k.m, z[1], v.m, z[2]));
+                for (int i = 0; i < 3; i++) {
+                    CHECK(count_diff(y[i], z[i], T * tcs[i]->rows) == 0, "%s matmul3 part %d T=%d mode %d differs",
+                          tern_kernels_name(fams[fi]), i, T, mode);
+                }
+                memset(z[1], 0, (size_t)(T * k.rows) * 4);
+                CHECK_OK(tern_matmul3(pool, a, k.m, z[1], NULL, NULL, NULL, NULL));
+                CHECK(count_diff(y[1], z[1], T * k.rows) == 0, "matmul3 with one matrix differs");
+                CHECK_STATUS(tern_matmul3(pool, a, q.m, z[0], k.m, NULL, NULL, NULL), TERN_E_ARG);
+                CHECK_STATUS(tern_matmul3(pool, a, NULL, z[0], NULL, NULL, NULL, NULL), TERN_E_ARG);
+                for (int i = 0; i < 3; i++) {
+                    free(y[i]);
+                    free(z[i]);
+                }
+                tern_acts_free(a);
+                free(x);
+            }
+        }
+        tern_pool_free(pool);
+    }
+    free_ternary(&q);
+    free_ternary(&k);
+    free_ternary(&v);
+}

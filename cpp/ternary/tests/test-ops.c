@@ -147,7 +147,7 @@ void test_ops_rope(void) {
         const int32_t hd = cfg[k][0], n_rot = cfg[k][1], nh = cfg[k][2], T = 9, n_pos = 4096;
         const float base = 500000.0f;
         tern_rope *rope = NULL;
-        CHECK_OK(tern_rope_init(n_rot, base, n_pos, &rope));
+        CHECK_OK(tern_rope_init(n_rot, base, n_pos, TERN_ROPE_EXACT, &rope));
         if (!rope) continue;
         int32_t pos[9] = {0, 1, 2, 17, 100, 1000, 4095, 2048, 5};
         float *x = malloc((size_t)T * nh * hd * 4), *y = malloc((size_t)T * nh * hd * 4);
@@ -179,7 +179,36 @@ void test_ops_rope(void) {
         tern_rope_free(rope);
     }
     tern_rope *r = NULL;
-    CHECK_STATUS(tern_rope_init(7, 10000.0f, 10, &r), TERN_E_ARG);
+    CHECK_STATUS(tern_rope_init(7, 10000.0f, 10, TERN_ROPE_EXACT, &r), TERN_E_ARG);
+    CHECK_STATUS(tern_rope_init(8, 10000.0f, 10, 2, &r), TERN_E_ARG);
+
+    /* GGML mode: the same rotation with ggml's float theta (exactly its recurrence, so compare exactly) */
+    {
+        const int32_t hd = 64, nh = 2;
+        const float base = 500000.0f;
+        CHECK_OK(tern_rope_init(hd, base, 1024, TERN_ROPE_GGML, &r));
+        if (r) {
+            int32_t pos[3] = {0, 511, 1023};
+            float x[3 * 2 * 64], y[3 * 2 * 64];
+            for (int i = 0; i < 3 * nh * hd; i++) x[i] = y[i] = tu_uniform(&rng);
+            CHECK_OK(tern_rope_apply(pool, r, y, 3, nh, hd, pos));
+            const float scale = powf(base, -2.0f / hd);
+            int bad = 0;
+            for (int t = 0; t < 3; t++) {
+                for (int h = 0; h < nh; h++) {
+                    float theta = (float)pos[t];
+                    const float *xi = x + (t * nh + h) * hd, *yo = y + (t * nh + h) * hd;
+                    for (int i = 0; i < hd / 2; i++, theta *= scale) {
+                        const float c = cosf(theta), sn = sinf(theta), x0 = xi[i], x1 = xi[i + hd / 2];
+                        bad += fabsf(yo[i] - (x0 * c - x1 * sn)) > 1e-6f * (fabsf(x0) + fabsf(x1));
+                        bad += fabsf(yo[i + hd / 2] - (x0 * sn + x1 * c)) > 1e-6f * (fabsf(x0) + fabsf(x1));
+                    }
+                }
+            }
+            CHECK(bad == 0, "rope ggml mode: %d values off ggml's float recurrence", bad);
+            tern_rope_free(r);
+        }
+    }
     tern_pool_free(pool);
 }
 

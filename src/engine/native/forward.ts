@@ -108,6 +108,8 @@ export class Forward {
   private readonly roundHeadInput: boolean;
   private readonly attnScale: number;
   private readonly empty = new Float32Array(0);
+  /** Per layer: whether Q/K/V and gate/up are all integer matrices, so each group is one matmul3 job. */
+  private readonly fused: { qkv: boolean; gateUp: boolean }[];
 
   constructor(
     readonly c: Config,
@@ -122,6 +124,7 @@ export class Forward {
     this.actMode = actQuant === "q8k" ? ActMode.TERN_ACT_Q8K : ActMode.TERN_ACT_TOKEN;
     this.roundHeadInput = actQuant === "q8k" && w.head.kind === MatrixKind.TERN_MATRIX_F16;
     this.attnScale = 1 / Math.sqrt(c.headDim);
+    this.fused = w.layers.map((L) => ({ qkv: isInt(L.wq) && isInt(L.wk) && isInt(L.wv), gateUp: isInt(L.wGate) && isInt(L.wUp) }));
   }
 
   /** y (n, m.rows) = m · x: integer matrices take the quantised `acts` of x, float ones x itself. */
@@ -148,9 +151,12 @@ export class Forward {
       // attention: xb = rmsnorm(x); q, k, v = W xb (one quantisation for the three); RoPE; attend over the cache
       pool.rmsnorm(s.x, L.attnNorm, s.xb, n, dim, c.rmsEps);
       s.actsDim.quantize(pool, s.xb, n, this.actMode);
-      this.linear(L.wq, s.actsDim, s.xb, n, s.q);
-      this.linear(L.wk, s.actsDim, s.xb, n, s.k);
-      this.linear(L.wv, s.actsDim, s.xb, n, s.v);
+      if (this.fused[l].qkv) pool.matmul3(s.actsDim, L.wq, s.q, L.wk, s.k, L.wv, s.v);
+      else {
+        this.linear(L.wq, s.actsDim, s.xb, n, s.q);
+        this.linear(L.wk, s.actsDim, s.xb, n, s.k);
+        this.linear(L.wv, s.actsDim, s.xb, n, s.v);
+      }
       this.rope.apply(pool, s.q, n, c.nHeads, c.headDim, positions);
       this.rope.apply(pool, s.k, n, c.nKvHeads, c.headDim, positions);
       this.kv.attention(pool, l, s.q, s.k, s.v, n, seqIds, positions, c.nHeads, this.attnScale, mask, s.att);
@@ -164,8 +170,11 @@ export class Forward {
       // FFN: x += down · rmsnorm(act(gate · xb) * (up · xb)),  xb = rmsnorm(x)
       pool.rmsnorm(s.x, L.ffnNorm, s.xb, n, dim, c.rmsEps);
       s.actsDim.quantize(pool, s.xb, n, this.actMode);
-      this.linear(L.wGate, s.actsDim, s.xb, n, s.hb);
-      this.linear(L.wUp, s.actsDim, s.xb, n, s.hb2);
+      if (this.fused[l].gateUp) pool.matmul3(s.actsDim, L.wGate, s.hb, L.wUp, s.hb2);
+      else {
+        this.linear(L.wGate, s.actsDim, s.xb, n, s.hb);
+        this.linear(L.wUp, s.actsDim, s.xb, n, s.hb2);
+      }
       pool.glu(c.glu, s.hb, s.hb2, s.hb, n * hiddenDim);
       pool.rmsnorm(s.hb, L.ffnSubNorm, s.hb, n, hiddenDim, c.rmsEps);
       s.actsHidden.quantize(pool, s.hb, n, this.actMode);

@@ -7,7 +7,7 @@ import { describeModelFile, readHparams, validateModelFile } from "../model-file
 import { NativeError } from "../native-error.ts";
 import { createTokenizer, tokenizerMetadataFromGguf, type Tokenizer } from "../../tokenizer/tokenizer.ts";
 import { configOf, Forward, RunState, type ActQuant, type Config } from "./forward.ts";
-import { Kernels, KvType, Ternary, type KvCache, type Pool, type Rope } from "./ternary-ffi.ts";
+import { Kernels, KvType, RopeMode, Ternary, type KvCache, type Pool, type Rope } from "./ternary-ffi.ts";
 import { checkNativeSupport, freeWeights, HEAD_MODES, loadWeights, type HeadMode, type Weights } from "./weights.ts";
 
 export interface NativeEngineOptions {
@@ -22,6 +22,8 @@ export interface NativeEngineOptions {
   actQuant?: ActQuant;
   /** F32 KV cache instead of F16 (exact comparisons). */
   kvF32?: boolean;
+  /** RoPE angles in double precision (`exact`, default) or rounded as ggml does (`ggml`, cross-checks). */
+  ropeTable?: "exact" | "ggml";
   /** Kernel family (Kernels; default AUTO, which honours env TERNARY_KERNELS). */
   kernels?: number;
 }
@@ -92,7 +94,11 @@ export class NativeEngine implements Engine {
     checkNativeSupport(file, hp);
     const facts = describeModelFile(file);
     const head = headModeOf(o);
-    this.tok = createTokenizer(tokenizerMetadataFromGguf(file));
+    try {
+      this.tok = createTokenizer(tokenizerMetadataFromGguf(file));
+    } catch (e) {
+      throw new EngineError("invalid_request", `${o.path}: the tokenizer cannot be built: ${(e as Error).message}`);
+    }
     this.c = configOf(hp, o.nBatch);
     this.kernels = o.kernels ?? Kernels.TERN_KERNELS_AUTO;
     this.nextPos = new Int32Array(o.nParallel);
@@ -102,7 +108,7 @@ export class NativeEngine implements Engine {
       this.pool = this.t.pool(o.threads, this.kernels);
       this.weights = loadWeights(this.t, this.pool, file, hp, head);
       this.kv = this.t.kv(hp.nLayers, o.nParallel, o.nCtx, hp.nKvHeads, hp.headDim, o.kvF32 ? KvType.TERN_KV_F32 : KvType.TERN_KV_F16);
-      this.rope = this.t.rope(hp.headDim, hp.ropeBase, o.nCtx);
+      this.rope = this.t.rope(hp.headDim, hp.ropeBase, o.nCtx, o.ropeTable === "ggml" ? RopeMode.TERN_ROPE_GGML : RopeMode.TERN_ROPE_EXACT);
       this.state = new RunState(this.t, this.c, o.nParallel);
       this.fwd = new Forward(this.c, this.weights, this.state, this.pool, this.kv, this.rope, o.actQuant ?? "token");
     } catch (e) {

@@ -9,7 +9,7 @@ import { packTernary } from "../../gguf/ternary.ts";
 import { GgmlType } from "../../gguf/types.ts";
 import { NativeError } from "../native-error.ts";
 import {
-  ActMode, CpuFeature, Format, Glu, Kernels, KvType, Mask, MatrixFlag, MatrixKind, Status, symbols,
+  ActMode, CpuFeature, Format, Glu, Kernels, KvType, Mask, MatrixFlag, MatrixKind, RopeMode, Status, symbols,
   TERN_ABI_VERSION, Ternary, locateTernary,
 } from "./ternary-ffi.ts";
 
@@ -71,6 +71,7 @@ describe("ternary-ffi table vs ternary.h", () => {
     expect(parseDefines(HEADER, "TERN_MATRIX_FLAG_")).toEqual(MatrixFlag);
     expect(parseDefines(HEADER, "TERN_ACT_")).toEqual(ActMode);
     expect(parseDefines(HEADER, "TERN_MASK_")).toEqual(Mask);
+    expect(parseDefines(HEADER, "TERN_ROPE_")).toEqual(RopeMode);
     expect(parseDefines(HEADER, "TERN_GLU_")).toEqual(Glu);
     expect(parseDefines(HEADER, "TERN_KV_")).toEqual(KvType);
   });

@@ -10,7 +10,7 @@ import { NativeError } from "../native-error.ts";
 
 // ---- constants shared with the header (ternary-ffi.test.ts checks them against it) -------------
 
-export const TERN_ABI_VERSION = 1;
+export const TERN_ABI_VERSION = 2;
 
 export const Status = {
   TERN_OK: 0,
@@ -62,9 +62,10 @@ export const MatrixKind = {
   TERN_MATRIX_F32: 4,
 } as const;
 
-export const MatrixFlag = { TERN_MATRIX_FLAG_BORROW: 1, TERN_MATRIX_FLAG_Q8: 2 } as const;
+export const MatrixFlag = { TERN_MATRIX_FLAG_BORROW: 1, TERN_MATRIX_FLAG_Q8: 2, TERN_MATRIX_FLAG_DROP_INPUT: 4 } as const;
 export const ActMode = { TERN_ACT_TOKEN: 0, TERN_ACT_Q8K: 1 } as const;
 export const Mask = { TERN_MASK_CAUSAL: 0, TERN_MASK_BLOCK: 1 } as const;
+export const RopeMode = { TERN_ROPE_EXACT: 0, TERN_ROPE_GGML: 1 } as const;
 export const Glu = { TERN_GLU_SILU: 0, TERN_GLU_RELU2: 1 } as const;
 export const KvType = { TERN_KV_F32: 0, TERN_KV_F16: 1 } as const;
 
@@ -96,13 +97,14 @@ export const symbols = {
   tern_acts_tokens: { args: ["ptr"], returns: "i32" },
   tern_acts_get: { args: ["ptr", "i32", "ptr", "ptr"], returns: "i32" },
   tern_matmul: { args: ["ptr", "ptr", "ptr", "ptr"], returns: "i32" },
+  tern_matmul3: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr"], returns: "i32" },
   tern_matmul_f32: { args: ["ptr", "ptr", "ptr", "i32", "ptr"], returns: "i32" },
   tern_rmsnorm: { args: ["ptr", "ptr", "ptr", "ptr", "i32", "i32", "f32"], returns: "i32" },
   tern_glu: { args: ["ptr", "i32", "ptr", "ptr", "ptr", "i64"], returns: "i32" },
   tern_add: { args: ["ptr", "ptr", "ptr", "ptr", "i64"], returns: "i32" },
   tern_softmax: { args: ["ptr", "ptr", "i32", "i32"], returns: "i32" },
   tern_argmax: { args: ["ptr", "i32", "i32", "ptr", "ptr"], returns: "i32" },
-  tern_rope_init: { args: ["i32", "f32", "i32", "ptr"], returns: "i32" },
+  tern_rope_init: { args: ["i32", "f32", "i32", "i32", "ptr"], returns: "i32" },
   tern_rope_free: { args: ["ptr"], returns: "void" },
   tern_rope_apply: { args: ["ptr", "ptr", "ptr", "i32", "i32", "i32", "ptr"], returns: "i32" },
   tern_kv_init: { args: ["i32", "i32", "i32", "i32", "i32", "i32", "ptr"], returns: "i32" },
@@ -267,9 +269,9 @@ export class Ternary {
     return new Acts(this, this.takeHandle("tern_acts_init", this.fns.tern_acts_init(maxTokens, cols, this.outPtr)), cols, maxTokens);
   }
 
-  /** NEOX RoPE table for positions [0, nPos). */
-  rope(nRot: number, thetaBase: number, nPos: number): Rope {
-    return new Rope(this, this.takeHandle("tern_rope_init", this.fns.tern_rope_init(nRot, thetaBase, nPos, this.outPtr)));
+  /** NEOX RoPE table for positions [0, nPos) (RopeMode: exact, or ggml's float rounding). */
+  rope(nRot: number, thetaBase: number, nPos: number, mode: number = RopeMode.TERN_ROPE_EXACT): Rope {
+    return new Rope(this, this.takeHandle("tern_rope_init", this.fns.tern_rope_init(nRot, thetaBase, nPos, mode, this.outPtr)));
   }
 
   /** KV cache: layers x sequence slots x nCtx positions of nKvHeads x headDim (KvType). */
@@ -335,6 +337,19 @@ export class Pool extends Handle {
   matmul(m: Matrix, a: Acts, y: Float32Array): void {
     need("tern_matmul", "y", y, a.tokens * m.rows);
     this.t.check("tern_matmul", this.t.fns.tern_matmul(this.ptr, m.ptr, a.ptr, y));
+  }
+
+  /**
+   * Up to three ternary/Q8 matrices on the same activations as one job (Q, K, V; gate, up): the same
+   * results as three matmul calls, one pool synchronisation instead of three.
+   */
+  matmul3(a: Acts, m0: Matrix, y0: Float32Array, m1: Matrix | null = null, y1: Float32Array | null = null, m2: Matrix | null = null, y2: Float32Array | null = null): void {
+    const T = a.tokens;
+    need("tern_matmul3", "y0", y0, T * m0.rows);
+    if (m1) need("tern_matmul3", "y1", y1 ?? new Float32Array(0), T * m1.rows);
+    if (m2) need("tern_matmul3", "y2", y2 ?? new Float32Array(0), T * m2.rows);
+    const st = this.t.fns.tern_matmul3(this.ptr, a.ptr, m0.ptr, y0, m1?.ptr ?? null, m1 ? y1 : null, m2?.ptr ?? null, m2 ? y2 : null);
+    this.t.check("tern_matmul3", st);
   }
 
   /** y [T][rows] = W . x [T][cols] for any matrix kind. */

@@ -1,5 +1,7 @@
 // The native engine's weights: every tensor of a checked BitNet GGUF turned, once at load, into what the
 // kernels take: ternary/Q8/float tern_matrix handles (repacked from the memory-mapped file) and norm vectors.
+// Pages of the file that were repacked are released as they are read (DROP_INPUT): the process never holds
+// a tensor twice. Only views of the file mapping may carry that flag (it would zero anonymous memory).
 import type { GgufFile, TensorInfo } from "../../gguf/reader.ts";
 import { bf16ArrayToF32, dequantize, f16ArrayToF32, f32ArrayToF16 } from "../../gguf/quants.ts";
 import { GgmlType } from "../../gguf/types.ts";
@@ -167,9 +169,8 @@ export function loadWeights(t: Ternary, pool: Pool, file: GgufFile, hp: Hparams,
     const scale = st ? floatsOf(st)[0] : 1;
     if (!Number.isFinite(scale)) fail(file, `tensor ${base}.scale is not finite`);
     if (DIRECT_TERNARY.has(ti.type)) {
-      const data = ti.data();
       try {
-        const m = keep(t.matrix(pool, ti.type, data, rows, cols));
+        const m = keep(t.matrix(pool, ti.type, ti.data(), rows, cols, MatrixFlag.TERN_MATRIX_FLAG_DROP_INPUT));
         if (scale !== 1) m.scale = m.scale * scale;
         return m;
       } catch (e) {
@@ -202,7 +203,7 @@ export function loadWeights(t: Ternary, pool: Pool, file: GgufFile, hp: Hparams,
     }
     if (DIRECT_TERNARY.has(ti.type)) {
       try {
-        return keep(t.matrix(pool, ti.type, ti.data(), rows, cols));
+        return keep(t.matrix(pool, ti.type, ti.data(), rows, cols, MatrixFlag.TERN_MATRIX_FLAG_DROP_INPUT));
       } catch (e) {
         if (!(e instanceof NativeError && e.code === Status.TERN_E_FORMAT)) rethrow(file, ti.name, e);
       }
@@ -218,7 +219,7 @@ export function loadWeights(t: Ternary, pool: Pool, file: GgufFile, hp: Hparams,
     if (headMode === "f32" && ti.type === GgmlType.F32) return embed?.kind === MatrixKind.TERN_MATRIX_F32 ? embed : asStored(ti);
     if (headMode === "q8" && (ti.type === GgmlType.F16 || ti.type === GgmlType.F32)) {
       const format = ti.type === GgmlType.F32 ? Format.TERN_FMT_F32 : Format.TERN_FMT_F16;
-      return matrix(ti.name, format, ti.data(), rows, cols, MatrixFlag.TERN_MATRIX_FLAG_Q8);
+      return matrix(ti.name, format, ti.data(), rows, cols, MatrixFlag.TERN_MATRIX_FLAG_Q8 | MatrixFlag.TERN_MATRIX_FLAG_DROP_INPUT);
     }
     const w = floatsOf(ti);
     if (headMode === "f16") return matrix(ti.name, Format.TERN_FMT_F16, f32ArrayToF16(w), rows, cols, MatrixFlag.TERN_MATRIX_FLAG_BORROW);

@@ -1,0 +1,195 @@
+// The native engine against the llama engine (llama.cpp) on the `bitnet` (SiLU) TQ2_0 fixture: teacher-
+// forced logits over 512 tokens of English, block-diffusion decisions, and the DLM cache check on native.
+//
+// What may separate the engines is the activation quantisation: BitNet (and our engine) use one int8
+// absmax scale per token, llama.cpp's TQ kernels one per 256 values (Q8_K). The native engine's
+// llama.cpp-mimic settings (actQuant "q8k": Q8_K activations and an F16 head fed F16-rounded inputs;
+// ropeTable "ggml": ggml's float RoPE angles) remove that difference, and the engines then agree to float
+// precision, except at the few positions where a float-order difference moves some x·d across an int8
+// rounding boundary (one code, ~1e-2 in the logits, the same effect as in native-engine.test.ts).
+import { afterAll, describe, expect, test } from "bun:test";
+import { ensureFixtures } from "../scripts/fixtures.ts";
+import type { Engine } from "../src/engine/engine.ts";
+import { LlamaEngine } from "../src/engine/llama/llama-engine.ts";
+import { NativeEngine, type NativeEngineOptions } from "../src/engine/native/native-engine.ts";
+import type { DlmOptions, Job, JobEvent } from "../src/engine/protocol.ts";
+import { Scheduler } from "../src/engine/scheduler.ts";
+import { DlmSequence } from "../src/generate/dlm.ts";
+import { defaultSampling } from "../src/generate/sampler.ts";
+import { ENGLISH_TEXT } from "./support/english-text.ts";
+import { argmax, batchOf } from "./support/greedy.ts";
+
+const fx = ensureFixtures();
+const PATH = fx.paths.bitnet.tq2_0;
+const V = 128256;
+const N = 512;
+const MASK = 128002; // a reserved special token of the Llama-3 vocabulary stands in as the mask
+const MIMIC = { actQuant: "q8k", ropeTable: "ggml" } as const;
+const opened: Engine[] = [];
+afterAll(() => opened.forEach((e) => e.close()));
+
+function llama(nParallel = 1): LlamaEngine {
+  const e = new LlamaEngine({ path: PATH, nCtx: 1024, nBatch: N, nParallel, threads: 2, kvF32: true });
+  opened.push(e);
+  return e;
+}
+
+function native(o: Partial<NativeEngineOptions> = {}, nParallel = 1): NativeEngine {
+  const e = new NativeEngine({ path: PATH, nCtx: 1024, nBatch: N, nParallel, threads: 2, kvF32: true, ...o });
+  opened.push(e);
+  return e;
+}
+
+interface Agreement {
+  top1: number; // fraction of positions with the same argmax
+  maxDiff: number; // max |a - b| over every logit
+  medianPosDiff: number; // median over positions of the per-position max diff
+  within1e4: number; // fraction of positions whose max diff is below 1e-4
+}
+
+function agreement(a: Float32Array, b: Float32Array, n: number): Agreement {
+  let same = 0;
+  const pos: number[] = [];
+  for (let t = 0; t < n; t++) {
+    const ra = a.subarray(t * V, (t + 1) * V), rb = b.subarray(t * V, (t + 1) * V);
+    if (argmax(ra) === argmax(rb)) same++;
+    let m = 0;
+    for (let j = 0; j < V; j++) m = Math.max(m, Math.abs(ra[j] - rb[j]));
+    pos.push(m);
+  }
+  const sorted = [...pos].sort((x, y) => x - y);
+  return { top1: same / n, maxDiff: sorted[n - 1], medianPosDiff: sorted[n >> 1], within1e4: pos.filter((d) => d < 1e-4).length / n };
+}
+
+const fmt = (g: Agreement) =>
+  `top-1 ${(g.top1 * 100).toFixed(1)}%, max |diff| ${g.maxDiff.toExponential(2)}, median per-position max ${g.medianPosDiff.toExponential(2)}, ${(g.within1e4 * 100).toFixed(0)}% of positions within 1e-4`;
+
+describe("native vs llama.cpp, teacher-forced over 512 tokens of English", () => {
+  const ll = llama();
+  const tokens = Array.from(ll.tokenize(ENGLISH_TEXT, { addSpecial: true, parseSpecial: false })).slice(0, N);
+  const reference = ll.decode(batchOf(tokens, 0, 0, true), "causal").slice();
+  ll.close();
+
+  test("the text is long enough and both tokenizers agree on it", () => {
+    expect(tokens.length).toBe(N);
+    const e = native();
+    expect(Array.from(e.tokenize(ENGLISH_TEXT, { addSpecial: true, parseSpecial: false })).slice(0, N)).toEqual(tokens);
+    e.close();
+  });
+
+  test("BitNet's per-token activations: top-1 mostly agrees; the logits differ by the activation scheme only", () => {
+    const e = native();
+    const g = agreement(e.decode(batchOf(tokens, 0, 0, true), "causal"), reference, N);
+    console.log(`native (int8 per token) vs llama.cpp (Q8_K): ${fmt(g)}`);
+    // On this random 2-layer model the top two logits are often within 0.03 of each other (10% of
+    // positions), so the quantisation schemes alone flip the argmax at a few percent of positions: the
+    // TypeScript reference run once per scheme disagrees with itself at 2.7% of these positions.
+    expect(g.top1).toBeGreaterThanOrEqual(0.95);
+    expect(g.maxDiff).toBeLessThan(0.3);
+    e.close();
+  });
+
+  test("mimicking llama.cpp's Q8_K activations and RoPE rounding, the engines agree to float precision", () => {
+    const e = native(MIMIC);
+    const g = agreement(e.decode(batchOf(tokens, 0, 0, true), "causal"), reference, N);
+    console.log(`native (Q8_K mimic) vs llama.cpp: ${fmt(g)}`);
+    expect(g.top1).toBeGreaterThanOrEqual(0.98);
+    expect(g.medianPosDiff).toBeLessThan(2e-5);
+    expect(g.within1e4).toBeGreaterThanOrEqual(0.75);
+    // the rest: single int8 codes on the other side of a rounding boundary
+    expect(g.maxDiff).toBeLessThan(0.1);
+    e.close();
+  });
+});
+
+// ---- block diffusion ---------------------------------------------------------------------------------
+
+const greedy = { ...defaultSampling, temperature: 0 };
+function dlm(o: Partial<DlmOptions> = {}): DlmOptions {
+  return { maskToken: MASK, blockSize: 16, subBlockSize: 8, threshold: 0.5, confidence: "prob", mode: "iterative", maxStepsPerBlock: 32, attention: "block", ...o };
+}
+function job(prompt: number[], maxTokens: number, d: DlmOptions): Job {
+  return { prompt: { tokens: prompt }, maxTokens, stop: [], sampling: greedy, logprobs: null, dlm: d, ignoreEos: true };
+}
+
+/** Every sub-block the scheduler resolved: its tokens' text and the step that committed each. */
+function decisions(engine: Engine, prompts: number[][], d: DlmOptions): string[] {
+  const events = new Map<number, JobEvent[]>();
+  const s = new Scheduler(engine, { nParallel: 2, queueLimit: 8, queueTimeoutMs: 60_000 }, (id, e) => events.set(id, [...(events.get(id) ?? []), e]));
+  prompts.forEach((p, i) => s.submit(i, job(p, 24, d)));
+  for (let guard = 0; !s.idle && guard < 10_000; guard++) s.step();
+  return prompts.flatMap((_, i) =>
+    (events.get(i) ?? []).map((e) => {
+      if (e.type === "error") throw new Error(e.error.message);
+      return e.type === "block" ? `${i}:${e.block}:${e.pieces.map((p) => `${p.step}${JSON.stringify(p.text)}`).join(",")}` : e.type === "text" ? `${i}:text:${JSON.stringify(e.text)}` : "";
+    }),
+  ).filter((x) => x !== "");
+}
+
+describe("block diffusion: native and llama.cpp take the same decisions", () => {
+  const prompts = [
+    [128000, 791, 4062, 14198, 39935, 35308, 927],
+    [128000, 9906, 11, 1268, 527, 499, 3432, 30],
+  ];
+
+  test("block attention, iterative unmasking, two sequences at once", () => {
+    const ll = llama(2);
+    const want = decisions(ll, prompts, dlm());
+    ll.close();
+    const e = native(MIMIC, 2);
+    const got = decisions(e, prompts, dlm());
+    e.close();
+    expect(want.length).toBeGreaterThan(4);
+    expect(got).toEqual(want);
+  });
+
+  test("greedy sub-blocks with block attention, and causal passes", () => {
+    for (const d of [dlm({ mode: "greedy", blockSize: 8, subBlockSize: 8 }), dlm({ attention: "causal", threshold: 0.3 })]) {
+      const ll = llama(2);
+      const want = decisions(ll, prompts, d);
+      ll.close();
+      const e = native(MIMIC, 2);
+      expect(decisions(e, prompts, d)).toEqual(want);
+      e.close();
+    }
+  });
+
+  test("native: the committed cache equals a fresh causal prefill of the same tokens", () => {
+    const e = native({}, 2);
+    const prompt = prompts[0];
+    for (const o of [
+      dlm({ blockSize: 8, subBlockSize: 8, mode: "greedy" }),
+      dlm({ blockSize: 16, subBlockSize: 4, threshold: 0.5 }),
+      dlm({ blockSize: 8, subBlockSize: 8, mode: "greedy", attention: "causal" }),
+    ]) {
+      e.kvClear(-1);
+      const seq = new DlmSequence(e, 0, job(prompt, 24, o), Int32Array.from(prompt), 0);
+      const b = { n: 0, tokens: new Int32Array(128), positions: new Int32Array(128), seqIds: new Int32Array(128), wantLogits: new Uint8Array(128) };
+      let passes = 0;
+      while (!seq.finished) {
+        b.n = 0;
+        expect(seq.fill(b, 128)).toBeGreaterThan(0);
+        const logits = e.decode(b, seq.attention);
+        passes++;
+        let rows = 0;
+        for (let i = 0; i < b.n; i++) rows += b.wantLogits[i];
+        seq.consume(logits.subarray(0, rows * V), rows);
+      }
+      expect(seq.generated.length).toBe(24);
+      const cached = e.kvNextPos(0);
+      const all = [...prompt, ...seq.generated];
+      expect(cached).toBeGreaterThan(prompt.length);
+      expect(cached).toBeLessThan(all.length);
+      // mask keys left in the cache, or a token at the wrong position, would change this probe
+      const probe = e.decode(batchOf([all[cached]], cached, 0), "causal").slice(0, V);
+      e.kvClear(1);
+      e.decode(batchOf(all.slice(0, cached), 0, 1), "causal");
+      const fresh = e.decode(batchOf([all[cached]], cached, 1), "causal").slice(0, V);
+      let maxDiff = 0;
+      for (let j = 0; j < V; j++) maxDiff = Math.max(maxDiff, Math.abs(probe[j] - fresh[j]));
+      expect(maxDiff).toBeLessThan(1e-4);
+      expect(passes).toBeGreaterThan(1);
+    }
+    e.close();
+  });
+});

@@ -6,7 +6,9 @@
 //
 // Each engine runs in its own child process (so peak RSS is its own); the model is generated on demand
 // under test/fixtures/generated/big/ and read once beforehand so every engine starts from a warm page cache.
-// The box may be shared: compare engines within one run, and prefer the best of --reps repetitions.
+// Decode GB/s is weights read per token x tg128, shown against the DRAM read bandwidth that libternary's
+// bench measures (ternary-bench dram-read) when it is built. The box may be shared: compare engines within
+// one run, and prefer the best of --reps repetitions. `native-q8` is the native engine with TERNARY_HEAD=q8.
 import { existsSync, openSync, readSync, closeSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateBitnet2B, REPO_ROOT } from "../../scripts/fixtures.ts";
@@ -135,6 +137,17 @@ function warmPageCache(path: string): void {
   closeSync(fd);
 }
 
+/** The machine's DRAM read bandwidth (GB/s, best of 1 and 2 threads) from libternary's bench, if built. */
+function dramReadGBs(): number | null {
+  for (const bin of [join(REPO_ROOT, "build", "bin", "ternary-bench"), join(REPO_ROOT, "build", "ternary", "ternary-bench")]) {
+    if (!existsSync(bin)) continue;
+    const p = Bun.spawnSync([bin, "0.3", "dram-read"], { stdout: "pipe", stderr: "pipe" });
+    const rows = [...p.stdout.toString().matchAll(/dram-read .* (\d+\.\d+) GB\/s/g)].map((m) => Number(m[1]));
+    if (rows.length > 0) return Math.max(...rows);
+  }
+  return null;
+}
+
 function main(argv: string[]): void {
   const format = (arg(argv, "--format") ?? "tq2_0") as "tq2_0" | "tq1_0" | "i2_s";
   const model = arg(argv, "--model") ?? join(REPO_ROOT, "test", "fixtures", "generated", "big", `bitnet-2b-${format}.gguf`);
@@ -156,15 +169,19 @@ function main(argv: string[]): void {
     results.push(r);
   }
 
-  console.log(`\nmodel ${model} (${format}), nBatch 512, best of ${arg(argv, "--reps") ?? 2}\n`);
-  console.log("| engine | threads | pp128 tok/s | pp512 tok/s | tg128 tok/s | decode GB/s | load s | peak RSS MiB |");
+  const roofline = dramReadGBs();
+  const pct = (gbs: number) => (roofline ? ` (${((gbs / roofline) * 100).toFixed(0)}%)` : "");
+  console.log(`\nmodel ${model} (${format}), nBatch 512, best of ${arg(argv, "--reps") ?? 2}`);
+  if (roofline) console.log(`DRAM read bandwidth (ternary-bench dram-read, best of 1 and 2 threads): ${roofline.toFixed(1)} GB/s`);
+  console.log("");
+  console.log("| engine | threads | pp128 tok/s | pp512 tok/s | tg128 tok/s | decode GB/s (of roofline) | load s | peak RSS MiB |");
   console.log("|---|---|---|---|---|---|---|---|");
   for (const r of results) {
     for (const th of [...new Set(r.rows.map((x) => x.threads))]) {
       const v = (t: TestName) => r.rows.find((x) => x.threads === th && x.test === t)?.tokPerS;
       const f = (x: number | undefined) => (x === undefined ? "" : x.toFixed(1));
       const tg = v("tg128");
-      const gbs = tg === undefined ? "" : ((tg * r.bytesPerToken) / 1e9).toFixed(1);
+      const gbs = tg === undefined ? "" : `${((tg * r.bytesPerToken) / 1e9).toFixed(1)}${pct((tg * r.bytesPerToken) / 1e9)}`;
       console.log(`| ${r.engine} | ${th} | ${f(v("pp128"))} | ${f(v("pp512"))} | ${f(tg)} | ${gbs} | ${r.loadS.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} |`);
     }
   }
@@ -182,7 +199,7 @@ function main(argv: string[]): void {
     }
   }
   const json = arg(argv, "--json");
-  if (json) writeFileSync(json, JSON.stringify({ model, format, results }, null, 1));
+  if (json) writeFileSync(json, JSON.stringify({ model, format, dramReadGBs: roofline, results }, null, 1));
 }
 
 if (import.meta.main) {

@@ -5,9 +5,12 @@
  * 2 ops per multiply-add) at 1 and 2 threads; also the output head (Q8 and F16) matvec.
  * "matvec" reuses one matrix (it stays in the CPU caches); "matvec-cold" cycles through copies adding
  * up to >= 256 MB, as a decode step does through a model's layers, so it measures DRAM streaming.
+ * "dram-read" is the machine's roofline: a plain AVX2 sum over 1 GiB by 1 and 2 threads (no library code).
  * Prints a table and, last, one JSON line.
  * Usage: ternary-bench [seconds per measurement, default 0.3] [only shapes whose name contains this]
  */
+#include <immintrin.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +86,51 @@ static int check_against_scalar(const tern_matrix *m, int32_t family, const floa
     return ok;
 }
 
+/* ---- DRAM read bandwidth: each thread sums its half of a buffer far larger than the caches ------------ */
+
+typedef struct read_arg {
+    const uint8_t *p;
+    size_t n;
+    uint64_t out;
+} read_arg;
+
+static void *read_part(void *v) {
+    read_arg *r = v;
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
+    for (size_t i = 0; i + 64 <= r->n; i += 64) {
+        acc0 = _mm256_add_epi64(acc0, _mm256_load_si256((const __m256i *)(r->p + i)));
+        acc1 = _mm256_add_epi64(acc1, _mm256_load_si256((const __m256i *)(r->p + i + 32)));
+    }
+    uint64_t lanes[4];
+    _mm256_storeu_si256((__m256i *)lanes, _mm256_add_epi64(acc0, acc1));
+    r->out = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    return NULL;
+}
+
+static void bench_dram_read(void) {
+    const size_t n = (size_t)1 << 30;
+    uint8_t *buf = aligned_alloc(64, n);
+    if (!buf) return;
+    memset(buf, 1, n);
+    for (int threads = 1; threads <= 2; threads++) {
+        double best = 0;
+        for (int rep = 0; rep < 3; rep++) {
+            pthread_t th[2];
+            read_arg args[2];
+            const double t0 = tu_now();
+            for (int i = 0; i < threads; i++) {
+                args[i] = (read_arg){buf + (n / threads) * i, n / threads, 0};
+                pthread_create(&th[i], NULL, read_part, &args[i]);
+            }
+            for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
+            const double gbs = (double)n / (tu_now() - t0) / 1e9;
+            if (gbs > best) best = gbs;
+        }
+        record("dram-read", "1 GiB", "avx2", threads, 0, best, "GB/s");
+    }
+    free(buf);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) min_seconds = atof(argv[1]);
     const char *only = argc > 2 ? argv[2] : "";
@@ -154,6 +202,8 @@ int main(int argc, char **argv) {
         for (int i = 0; i < n_copies; i++) tern_matrix_free(copies[i]);
         free(copies);
     }
+
+    if (strstr("dram-read", only)) bench_dram_read();
 
     /* output head slice: 32768 of the 128256 vocab rows x 2560, Q8 and F16 */
     if (strstr("head", only)) {

@@ -121,7 +121,9 @@ TERN_API const char *tern_kernels_name(int32_t family); /* "scalar", "avx2", ...
 
 /* ---- thread pool --------------------------------------------------------------------------------
  * n_threads <= 0 means one per online CPU. The caller's thread is worker 0 and n_threads-1 persistent
- * workers spin briefly (env TERNARY_SPIN_US, default 200) and then sleep between calls. `kernels` is a
+ * workers wait for the next call spinning for env TERNARY_SPIN_US microseconds (default 0: they sleep at
+ * once, which a shared machine needs; 200 suits idle cores), then sleeping. The caller spins up to
+ * TERNARY_DONE_SPIN_US (default 2000) for the last tasks of a call before it sleeps. `kernels` is a
  * TERN_KERNELS_* family; AUTO honours env TERNARY_KERNELS. A family the CPU lacks is refused
  * (TERN_E_UNSUPPORTED, with the reason). */
 TERN_API int32_t tern_pool_init(int32_t n_threads, int32_t kernels, tern_pool **out);

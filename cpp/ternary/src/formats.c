@@ -153,6 +153,23 @@ int32_t tern_format_decode_row(int32_t fmt, const uint8_t *data, int64_t cols, i
         return TERN_OK;
     }
     case TERN_FMT_I2_S:
+        if (base % I2S_BLOCK_WEIGHTS == 0 && cols % I2S_BLOCK_WEIGHTS == 0) {
+            /* whole blocks: quarter s (0..3) of a block is bits 6 - 2s of its 32 bytes */
+            int bad = 0;
+            for (int64_t b = 0; b < cols / I2S_BLOCK_WEIGHTS; b++) {
+                const uint8_t *blk = data + (base / I2S_BLOCK_WEIGHTS + b) * I2S_BLOCK_BYTES;
+                int8_t *o = out + b * I2S_BLOCK_WEIGHTS;
+                for (int sh = 0; sh < 4; sh++) {
+                    for (int k = 0; k < 32; k++) {
+                        const int code = (blk[k] >> (6 - 2 * sh)) & 3;
+                        bad |= code == 3;
+                        o[32 * sh + k] = (int8_t)(code - 1);
+                    }
+                }
+            }
+            if (!bad) return TERN_OK;
+            /* fall through to the per-weight loop, which names the first bad weight */
+        }
         /* weight i lives in block i/128; within it k = i%128 is byte k%32 at shift 6 - 2*(k/32) */
         for (int64_t c = 0; c < cols; c++) {
             const int64_t i = base + c;

@@ -15,6 +15,7 @@ void tern_kv_free(tern_kv *kv) {
     free(kv->hi);
     free(kv->stamp);
     free(kv->batch_hi);
+    free(kv->blocks);
     free(kv);
 }
 

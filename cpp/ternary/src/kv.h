@@ -14,6 +14,8 @@ struct tern_kv {
     int32_t *hi;      /* [n_layers][n_seqs]: every valid position is < hi (an upper bound for scans) */
     uint32_t *stamp;  /* [n_seqs][n_ctx]: == epoch for the (seq, pos) pairs of the current batch */
     int32_t *batch_hi;/* [n_seqs]: 1 + highest position of the current batch in each sequence */
+    int32_t *blocks;  /* [block_cap + 1]: first batch token of each query block of the current batch */
+    int32_t block_cap;
     uint32_t epoch;
     uint64_t nbytes;
 };

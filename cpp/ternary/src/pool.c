@@ -169,7 +169,9 @@ int32_t tern_pool_init(int32_t n_threads, int32_t kernels, tern_pool **out) {
     if (!pool) return tern_fail(TERN_E_NOMEM, "tern_pool_init: out of memory");
     pool->n_threads = n_threads;
     pool->kernels = k;
-    pool->spin_ns = 200 * 1000;
+    /* Idle workers sleep at once by default: on a shared machine a spinning worker loses its time slice
+     * mid-task and stalls the caller; on idle cores TERNARY_SPIN_US=200 saves a wake-up per job. */
+    pool->spin_ns = 0;
     const char *spin = getenv("TERNARY_SPIN_US");
     if (spin && *spin) pool->spin_ns = strtoll(spin, NULL, 10) * 1000;
     if (pool->spin_ns < 0) pool->spin_ns = 0;

@@ -192,7 +192,35 @@ static void scenario(int32_t n_heads, int32_t n_kv, int32_t hd, int f16, int32_t
     model_free(&m);
 }
 
+/* Batches long enough for query blocks: a 40-token prefill, a 20-token diffusion block, interleaved
+ * sequences, then single tokens on top. */
+static void scenario_long(int32_t n_heads, int32_t n_kv, int32_t hd, int f16) {
+    model m = model_init(n_heads, n_kv, hd, f16, 2);
+    if (!m.kv || !m.pool) {
+        model_free(&m);
+        return;
+    }
+    int32_t seq[40], pos[40];
+    for (int32_t t = 0; t < 40; t++) { seq[t] = 0; pos[t] = t; }
+    run_batch(&m, 0, 40, seq, pos, TERN_MASK_CAUSAL, NULL, NULL, NULL, NULL);
+    for (int32_t t = 0; t < 20; t++) { seq[t] = 0; pos[t] = 40 + t; }
+    run_batch(&m, 0, 20, seq, pos, TERN_MASK_BLOCK, NULL, NULL, NULL, NULL);
+    model_rm(&m, 0, 40, -1);
+    for (int32_t t = 0; t < 20; t++) { seq[t] = 0; pos[t] = 40 + (19 - t); } /* reversed order */
+    run_batch(&m, 0, 20, seq, pos, TERN_MASK_CAUSAL, NULL, NULL, NULL, NULL);
+    for (int32_t t = 0; t < 30; t++) { seq[t] = 1 + t % 2; pos[t] = t / 2; } /* two sequences, alternating */
+    run_batch(&m, 0, 30, seq, pos, TERN_MASK_BLOCK, NULL, NULL, NULL, NULL);
+    for (int32_t t = 0; t < 24; t++) { seq[t] = 1 + t / 12; pos[t] = 15 + t % 12; } /* two runs of 12 */
+    run_batch(&m, 0, 24, seq, pos, TERN_MASK_CAUSAL, NULL, NULL, NULL, NULL);
+    seq[0] = 2; pos[0] = 27; seq[1] = 1; pos[1] = 27;
+    run_batch(&m, 0, 2, seq, pos, TERN_MASK_CAUSAL, NULL, NULL, NULL, NULL);
+    model_free(&m);
+}
+
 void test_attention_masks_and_edits(void) {
+    scenario_long(20, 5, 128, 1);
+    scenario_long(8, 2, 24, 0);  /* head_dim not a multiple of 16 */
+    scenario_long(12, 1, 16, 0); /* 12 query heads per KV head: fewer tokens per block */
     scenario(8, 2, 16, 0, 1);   /* group 4, f32 cache */
     scenario(8, 2, 16, 1, 2);   /* group 4, f16 cache, 2 threads */
     scenario(12, 2, 32, 0, 2);  /* group 6: two passes over the keys */

@@ -215,7 +215,9 @@ void test_ops_rope(void) {
 /* Many small jobs on pools of 2 and 3 threads, spinning and (spin 0) sleeping between jobs. */
 void test_pool_stress(void) {
     for (int sleep_mode = 0; sleep_mode < 2; sleep_mode++) {
-        if (sleep_mode) setenv("TERNARY_SPIN_US", "0", 1);
+        setenv("TERNARY_SPIN_US", sleep_mode ? "0" : "200", 1);
+        /* sleeping callers too (the caller's wait for the last tasks), in the sleeping round */
+        if (sleep_mode) setenv("TERNARY_DONE_SPIN_US", "0", 1);
         for (int32_t threads = 2; threads <= 3; threads++) {
             tern_pool *pool = NULL;
             CHECK_OK(tern_pool_init(threads, TERN_KERNELS_AUTO, &pool));
@@ -229,9 +231,10 @@ void test_pool_stress(void) {
                 if (tern_rmsnorm(pool, x, NULL, y, 6, 16, 1e-5f) != TERN_OK) bad++;
                 bad += memcmp(y, want, sizeof y) != 0;
             }
-            CHECK(bad == 0, "%d threads, spin %s: %d bad iterations", threads, sleep_mode ? "0" : "default", bad);
+            CHECK(bad == 0, "%d threads, spin %s: %d bad iterations", threads, sleep_mode ? "0" : "200", bad);
             tern_pool_free(pool);
         }
     }
     unsetenv("TERNARY_SPIN_US");
+    unsetenv("TERNARY_DONE_SPIN_US");
 }

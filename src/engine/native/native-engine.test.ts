@@ -11,7 +11,7 @@ import { Model } from "../../../test/support/model-mutants.ts";
 import { openGguf } from "../../gguf/reader.ts";
 import { GgmlType, gv } from "../../gguf/types.ts";
 import type { Batch } from "../engine.ts";
-import { EngineError } from "../errors.ts";
+import { EngineError, type EngineErrorKind } from "../errors.ts";
 import { ReferenceModel } from "../reference/forward-ref.ts";
 import { NativeEngine, type NativeEngineOptions } from "./native-engine.ts";
 
@@ -39,7 +39,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-function expectEngineError(fn: () => unknown, kind: string, text: string): void {
+function expectEngineError(fn: () => unknown, kind: EngineErrorKind, text: string): void {
   try {
     fn();
   } catch (e) {

@@ -1,7 +1,7 @@
 // Makes the training data, deterministically from seeds: the held-out evaluation set, the corpus,
 // a byte-level BPE learned on it, and the corpus tokenized by the engines' own tokenizer.
 //   bun scripts/train/make-data.ts [--out scripts/train/data] [--seed 1] [--eval-seed 1001]
-//       [--docs 300000] [--val-docs 3000] [--eval-per-family 50] [--vocab 2000]
+//       [--docs 400000] [--val-docs 4000] [--eval-per-family 50] [--vocab 2000]
 // Writes into --out: {train,val}.bin (uint16 ids), {train,val}.meta (uint8: loss class | 4 at the
 // first token of an assistant reply), {train,val}.docs (uint32 start of each document, then the end),
 // tokenizer.json, tokenizer_config.json, eval.jsonl (eval set with prompt ids), info.json, samples.txt; and scripts/train/eval-set.jsonl.
@@ -22,8 +22,8 @@ const { values: a } = parseArgs({
     out: { type: "string", default: join(import.meta.dir, "data") },
     seed: { type: "string", default: "1" },
     "eval-seed": { type: "string", default: "1001" },
-    docs: { type: "string", default: "300000" },
-    "val-docs": { type: "string", default: "3000" },
+    docs: { type: "string", default: "400000" },
+    "val-docs": { type: "string", default: "4000" },
     "eval-per-family": { type: "string", default: "50" },
     vocab: { type: "string", default: "2000" },
     "bpe-docs": { type: "string", default: "40000" },

@@ -4,17 +4,19 @@
 //   bun src/bench/native-vs-llama.ts [--model FILE] [--format tq2_0|tq1_0|i2_s] [--threads 1,2]
 //       [--engines native-q8,native,llama] [--tests pp128,pp512,tg128] [--reps 2] [--json FILE]
 //
-// Each engine runs in its own child process (so peak RSS is its own); the model is generated on demand
+// Each engine runs in its own child process (so peak RSS is its own), measurements alternating between
+// them (best of --reps for each); the model is generated on demand
 // under test/fixtures/generated/big/ and read once beforehand so every engine starts from a warm page cache.
 // Decode GB/s is weights read per token x tg128, shown against the DRAM read bandwidth that libternary's
 // bench measures (ternary-bench dram-read) when it is built. The box may be shared: compare engines within
 // one run, and prefer the best of --reps repetitions. `native-q8` is the native engine with TERNARY_HEAD=q8.
-import { existsSync, openSync, readSync, closeSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { generateBitnet2B, REPO_ROOT } from "../../scripts/fixtures.ts";
 import type { Batch, Engine } from "../engine/engine.ts";
 import { LlamaEngine } from "../engine/llama/llama-engine.ts";
 import { NativeEngine } from "../engine/native/native-engine.ts";
+import { readHparams } from "../engine/model-file.ts";
 import { openGguf } from "../gguf/reader.ts";
 
 type EngineName = "native-q8" | "native" | "llama";
@@ -87,45 +89,78 @@ function llamaBytesPerToken(path: string): number {
   return bytes + (f.tensor("output.weight") ?? f.tensor("token_embd.weight"))!.byteSize;
 }
 
-function child(argv: string[]): void {
+/**
+ * One engine in this process, driven by the parent over stdin/stdout, one JSON line each way: it loads,
+ * answers `{"threads", "test"}` with one measurement, and `{"done": true}` with its totals. The parent
+ * alternates engines between measurements, so a burst of load from other processes hits them alike.
+ */
+async function child(argv: string[]): Promise<void> {
   const name = arg(argv, "--child") as EngineName;
   const model = arg(argv, "--model")!;
-  const threads = (arg(argv, "--threads") ?? "1,2").split(",").map(Number);
-  const tests = (arg(argv, "--tests") ?? TESTS.join(",")).split(",") as TestName[];
-  const reps = Number(arg(argv, "--reps") ?? 2);
-  const o = { path: model, nCtx: 1024, nBatch: 512, nParallel: 1, threads: threads[0] };
+  const threads = Number(arg(argv, "--threads") ?? 1);
+  const o = { path: model, nCtx: 1024, nBatch: 512, nParallel: 1, threads };
   const t0 = performance.now();
   const e: Engine = name === "llama" ? new LlamaEngine(o) : new NativeEngine({ ...o, head: name === "native-q8" ? "q8" : "auto" });
   const loadS = (performance.now() - t0) / 1000;
   const rssAfterLoadMiB = process.memoryUsage().rss / 2 ** 20;
   const b = batch(512);
-  const rows: ChildResult["rows"] = [];
   prefill(e, b, 8); // warm-up: first-touch of buffers and pages
-  for (const th of threads) {
-    e.setThreads(th);
-    for (const test of tests) {
-      let best = 0;
-      for (let r = 0; r < reps; r++) {
-        const v = test === "tg128" ? generate(e, b, 128) : prefill(e, b, test === "pp128" ? 128 : 512);
-        best = Math.max(best, v);
-      }
-      rows.push({ threads: th, test, tokPerS: best });
-      console.error(`[bench] ${name} ${th}T ${test}: ${best.toFixed(2)} tok/s`);
-    }
+  const say = (x: object) => writeSync(1, `${JSON.stringify(x)}\n`);
+  say({ ready: true, loadS, rssAfterLoadMiB });
+  let current = threads;
+  for await (const line of console) {
+    const cmd = JSON.parse(line) as { threads?: number; test?: TestName; done?: boolean };
+    if (cmd.done) break;
+    if (cmd.threads !== current) e.setThreads((current = cmd.threads!));
+    say({ tokPerS: cmd.test === "tg128" ? generate(e, b, 128) : prefill(e, b, cmd.test === "pp128" ? 128 : 512) });
   }
   const peakRssMiB = process.resourceUsage().maxRSS / 1024;
   let detail = "";
   let bytesPerToken = 0; // llama: filled in by the parent
   let kvMiB = 0;
   if (e instanceof NativeEngine) {
-    const s = e.loadStats;
-    bytesPerToken = s.decodeBytes;
-    kvMiB = s.kvBytes / 2 ** 20;
-    detail = `kernels ${s.kernels}, head ${s.head}, matrices ${JSON.stringify(s.kinds)}`;
+    const st = e.loadStats;
+    bytesPerToken = st.decodeBytes;
+    kvMiB = st.kvBytes / 2 ** 20;
+    detail = `kernels ${st.kernels}, head ${st.head}, matrices ${JSON.stringify(st.kinds)}`;
   }
   e.close();
-  const out: ChildResult = { engine: name, loadS, bytesPerToken, rows, rssAfterLoadMiB, peakRssMiB, kvMiB, detail };
-  console.log(JSON.stringify(out));
+  say({ peakRssMiB, bytesPerToken, kvMiB, detail });
+}
+
+/** A child engine process and its line protocol. */
+class ChildEngine {
+  private readonly proc: ReturnType<typeof Bun.spawn<"pipe", "pipe", "inherit">>;
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private buffered = "";
+
+  constructor(readonly name: EngineName, model: string, threads: number) {
+    this.proc = Bun.spawn([process.execPath, import.meta.path, "--child", name, "--model", model, "--threads", String(threads)], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    this.reader = this.proc.stdout.getReader();
+  }
+
+  async read<T>(): Promise<T> {
+    const decoder = new TextDecoder();
+    while (!this.buffered.includes("\n")) {
+      const { value, done } = await this.reader.read();
+      if (done) throw new Error(`${this.name} exited (code ${await this.proc.exited})`);
+      this.buffered += decoder.decode(value);
+    }
+    const i = this.buffered.indexOf("\n");
+    const line = this.buffered.slice(0, i);
+    this.buffered = this.buffered.slice(i + 1);
+    return JSON.parse(line) as T;
+  }
+
+  async ask<T>(cmd: object): Promise<T> {
+    this.proc.stdin.write(`${JSON.stringify(cmd)}\n`);
+    this.proc.stdin.flush();
+    return this.read<T>();
+  }
 }
 
 // ---- the parent: model, children, table ----------------------------------------------------------------
@@ -148,7 +183,7 @@ function dramReadGBs(): number | null {
   return null;
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   const format = (arg(argv, "--format") ?? "tq2_0") as "tq2_0" | "tq1_0" | "i2_s";
   const model = arg(argv, "--model") ?? join(REPO_ROOT, "test", "fixtures", "generated", "big", `bitnet-2b-${format}.gguf`);
   if (!existsSync(model)) {
@@ -158,15 +193,42 @@ function main(argv: string[]): void {
   const engines = (arg(argv, "--engines") ?? ENGINES.join(",")).split(",") as EngineName[];
   for (const e of engines) if (!ENGINES.includes(e)) throw new Error(`unknown engine ${e} (${ENGINES.join(", ")})`);
   warmPageCache(model);
+  const threads = (arg(argv, "--threads") ?? "1,2").split(",").map(Number);
+  const tests = (arg(argv, "--tests") ?? TESTS.join(",")).split(",") as TestName[];
+  const reps = Number(arg(argv, "--reps") ?? 2);
+  // Loaded one after another (load time and RSS are their own), then measured in alternation.
+  const children: ChildEngine[] = [];
   const results: ChildResult[] = [];
   for (const name of engines) {
-    const pass = ["--threads", "--tests", "--reps"].flatMap((f) => (arg(argv, f) ? [f, arg(argv, f)!] : []));
-    const p = Bun.spawnSync([process.execPath, import.meta.path, "--child", name, "--model", model, ...pass], { stderr: "inherit" });
-    if (p.exitCode !== 0) throw new Error(`${name} failed (exit ${p.exitCode})`);
-    const line = p.stdout.toString().trim().split("\n").pop()!;
-    const r = JSON.parse(line) as ChildResult;
-    if (r.bytesPerToken === 0) r.bytesPerToken = llamaBytesPerToken(model);
-    results.push(r);
+    const c = new ChildEngine(name, model, threads[0]);
+    const r = await c.read<{ loadS: number; rssAfterLoadMiB: number }>();
+    children.push(c);
+    results.push({ engine: name, loadS: r.loadS, rssAfterLoadMiB: r.rssAfterLoadMiB, bytesPerToken: 0, rows: [], peakRssMiB: 0, kvMiB: 0, detail: "" });
+  }
+  for (const th of threads) {
+    for (const test of tests) {
+      const best = new Array<number>(children.length).fill(0);
+      for (let rep = 0; rep < reps; rep++) {
+        for (let k = 0; k < children.length; k++) {
+          const i = (k + rep) % children.length; // rotate who goes first
+          const { tokPerS } = await children[i].ask<{ tokPerS: number }>({ threads: th, test });
+          best[i] = Math.max(best[i], tokPerS);
+        }
+      }
+      children.forEach((c, i) => {
+        results[i].rows.push({ threads: th, test, tokPerS: best[i] });
+        console.error(`[bench] ${c.name} ${th}T ${test}: ${best[i].toFixed(2)} tok/s`);
+      });
+    }
+  }
+  for (let i = 0; i < children.length; i++) {
+    const t = await children[i].ask<{ peakRssMiB: number; bytesPerToken: number; kvMiB: number; detail: string }>({ done: true });
+    Object.assign(results[i], t);
+    if (results[i].engine === "llama") {
+      results[i].bytesPerToken = llamaBytesPerToken(model);
+      const hp = readHparams(openGguf(model));
+      results[i].kvMiB = (2 * 2 * hp.nLayers * 1024 * hp.nKvHeads * hp.headDim) / 2 ** 20; // K and V, F16, nCtx 1024
+    }
   }
 
   const roofline = dramReadGBs();
@@ -204,6 +266,5 @@ function main(argv: string[]): void {
 
 if (import.meta.main) {
   const argv = process.argv.slice(2);
-  if (argv.includes("--child")) child(argv);
-  else main(argv);
+  await (argv.includes("--child") ? child(argv) : main(argv));
 }

@@ -78,10 +78,10 @@ extern "C" {
 /* flags for tern_matrix_init */
 #define TERN_MATRIX_FLAG_BORROW 1u /* F32/F16 input: keep the caller's memory, which must outlive the matrix */
 #define TERN_MATRIX_FLAG_Q8     2u /* F32/F16 input: quantise to int8 with a per-row absmax scale */
-/* Repacked (ternary or Q8) input that lies in a read-only file mapping: release its pages from the
- * process (madvise MADV_DONTNEED) as they are consumed, so a load does not hold the file and its repacked
- * copy at once. Reads afterwards fault the pages back in from the file. Never set it for anonymous or
- * written memory, whose contents it would discard. */
+/* Input (repacked, or copied F32/F16) that lies in a read-only file mapping: release its pages from the
+ * process (madvise MADV_DONTNEED) as they are consumed, so a load does not hold the file and its copy
+ * at once. Reads afterwards fault the pages back in from the file. Never set it for anonymous or written
+ * memory, whose contents it would discard; it excludes BORROW. */
 #define TERN_MATRIX_FLAG_DROP_INPUT 4u
 
 /* activation quantisation modes (tern_acts_quantize) */

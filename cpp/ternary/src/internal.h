@@ -57,7 +57,8 @@ struct tern_matrix {
     float scale;           /* TERNARY: tensor scale */
     float *row_scale;      /* Q8: [n_panels * 16] per-row scale (0 for padding rows) */
     const void *dense;     /* F16 / F32: [rows][cols] */
-    void *dense_owned;     /* the copy behind `dense`, or NULL when borrowed */
+    void *dense_owned;     /* the copy behind `dense` (tern_alloc_pages), or NULL when borrowed */
+    size_t dense_bytes;
     uint64_t nbytes;
 };
 

@@ -251,7 +251,7 @@ void tern_matrix_free(tern_matrix *m) {
     if (!m) return;
     tern_free_pages(m->packed, m->packed_bytes);
     tern_free_aligned(m->row_scale);
-    tern_free_aligned(m->dense_owned);
+    tern_free_pages(m->dense_owned, m->dense_bytes);
     free(m);
 }
 
@@ -269,9 +269,6 @@ int32_t tern_matrix_init(tern_pool *pool, int32_t format, const void *data, uint
     }
     if ((flags & TERN_MATRIX_FLAG_BORROW) && (flags & (TERN_MATRIX_FLAG_Q8 | TERN_MATRIX_FLAG_DROP_INPUT))) {
         return tern_fail(TERN_E_ARG, "tern_matrix_init: BORROW excludes Q8 and DROP_INPUT");
-    }
-    if (is_float && !(flags & TERN_MATRIX_FLAG_Q8) && (flags & TERN_MATRIX_FLAG_DROP_INPUT)) {
-        return tern_fail(TERN_E_ARG, "tern_matrix_init: DROP_INPUT needs a repacked matrix (ternary or Q8)");
     }
     tern_format_info info;
     int32_t st = tern_format_check(format, nbytes, rows, cols, &info);
@@ -291,13 +288,15 @@ int32_t tern_matrix_init(tern_pool *pool, int32_t format, const void *data, uint
         if (flags & TERN_MATRIX_FLAG_BORROW) {
             m->dense = data;
         } else {
-            m->dense_owned = tern_alloc(bytes);
+            m->dense_owned = tern_alloc_pages(bytes);
+            m->dense_bytes = bytes;
             if (!m->dense_owned) {
                 tern_matrix_free(m);
                 return tern_fail(TERN_E_NOMEM, "cannot allocate %zu bytes for a %lld x %lld matrix", bytes,
                                  (long long)rows, (long long)cols);
             }
             memcpy(m->dense_owned, data, bytes);
+            if (flags & TERN_MATRIX_FLAG_DROP_INPUT) drop_pages(data, bytes);
             m->dense = m->dense_owned;
             m->nbytes = bytes;
         }

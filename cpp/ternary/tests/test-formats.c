@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "test-util.h"
 
@@ -391,4 +393,54 @@ void test_acts_q8k_mode(void) {
     tern_acts_free(a);
     tern_pool_free(pool);
     free(x);
+}
+
+/* TERN_MATRIX_FLAG_DROP_INPUT on a file mapping: the same matrix as without it, for every repacked
+ * format (and a Q8 head from F16); the pages read back from the file afterwards; bad flag mixes refused. */
+void test_matrix_drop_input(void) {
+    tu_rng rng = tu_rng_seed(41);
+    const int64_t rows = 300, cols = 2048; /* several pages per panel, rows not a multiple of 16 */
+    int8_t *w = malloc((size_t)(rows * cols));
+    random_ternary(&rng, w, rows, cols);
+    uint16_t *h = malloc((size_t)(rows * cols) * 2);
+    for (int64_t i = 0; i < rows * cols; i++) h[i] = tu_f32_to_f16(tu_uniform(&rng));
+    const int32_t fmts[] = {TERN_FMT_I2_S, TERN_FMT_TQ2_0, TERN_FMT_TQ1_0, TERN_FMT_F16, TERN_FMT_F16}; /* F16 copied, then Q8 */
+    char path[] = "/tmp/ternary-drop-XXXXXX";
+    int32_t ids[3] = {0, 151, (int32_t)rows - 1};
+    float *a = malloc((size_t)(3 * cols) * 4), *b = malloc((size_t)(3 * cols) * 4);
+    for (size_t fi = 0; fi < sizeof fmts / sizeof *fmts; fi++) {
+        const int32_t fmt = fmts[fi];
+        size_t nbytes = (size_t)(rows * cols) * 2;
+        uint8_t *data = fmt == TERN_FMT_F16 ? (uint8_t *)h : encode(fmt, w, rows, cols, 0.5f, &nbytes);
+        const uint32_t q8 = fmt == TERN_FMT_F16 && fi % 2 ? TERN_MATRIX_FLAG_Q8 : 0;
+        const int fd = mkstemp(path);
+        CHECK(fd >= 0 && write(fd, data, nbytes) == (ssize_t)nbytes, "temp file");
+        uint8_t *map = mmap(NULL, nbytes, PROT_READ, MAP_PRIVATE, fd, 0);
+        CHECK(map != MAP_FAILED, "mmap");
+        tern_matrix *m0 = NULL, *m1 = NULL;
+        CHECK_OK(tern_matrix_init(NULL, fmt, data, nbytes, rows, cols, q8, &m0));
+        CHECK_OK(tern_matrix_init(NULL, fmt, map, nbytes, rows, cols, q8 | TERN_MATRIX_FLAG_DROP_INPUT, &m1));
+        if (m0 && m1) {
+            CHECK_OK(tern_matrix_get_rows(m0, ids, 3, a));
+            CHECK_OK(tern_matrix_get_rows(m1, ids, 3, b));
+            CHECK(!memcmp(a, b, (size_t)(3 * cols) * 4), "format %d: DROP_INPUT changed the matrix", fmt);
+            CHECK(!memcmp(map, data, nbytes), "format %d: the mapping no longer reads the file", fmt);
+        }
+        tern_matrix_free(m0);
+        tern_matrix_free(m1);
+        munmap(map, nbytes);
+        close(fd);
+        unlink(path);
+        memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+        if (data != (uint8_t *)h) free(data);
+    }
+    tern_matrix *m = NULL;
+    CHECK_STATUS(tern_matrix_init(NULL, TERN_FMT_F16, h, (uint64_t)(rows * cols) * 2, rows, cols,
+                                  TERN_MATRIX_FLAG_BORROW | TERN_MATRIX_FLAG_DROP_INPUT, &m), TERN_E_ARG);
+    CHECK_STATUS(tern_matrix_init(NULL, TERN_FMT_TERNARY_I8, w, (uint64_t)(rows * cols), rows, cols, TERN_MATRIX_FLAG_Q8, &m),
+                 TERN_E_ARG);
+    free(a);
+    free(b);
+    free(w);
+    free(h);
 }

@@ -12,6 +12,7 @@
     X(formats_round_trip)         \
     X(formats_reject_bad_input)   \
     X(float_and_q8_matrices)      \
+    X(matrix_drop_input)          \
     X(acts_token_mode)            \
     X(acts_q8k_mode)              \
     X(matmul_ternary_families)    \

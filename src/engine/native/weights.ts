@@ -80,6 +80,11 @@ export function checkNativeSupport(file: GgufFile, hp: Hparams): void {
       fail(file, `tensor ${t.name} has rows of ${t.shape[0]} values; the native engine's integer kernels take at most ${MAX_INT_COLS}`);
     }
   }
+  // RoPE frequency factors: our RoPE has none, so only all-ones factors (a no-op) may be present.
+  const freqs = file.tensor("rope_freqs.weight");
+  if (freqs && (freqs.type !== GgmlType.F32 || floatsOf(freqs).some((f) => f !== 1))) {
+    fail(file, "rope_freqs.weight (RoPE frequency factors) is not supported by the native engine");
+  }
 }
 
 /** A native failure while loading a tensor, as an EngineError naming it. */

@@ -199,12 +199,17 @@ export function loadWeights(t: Ternary, pool: Pool, file: GgufFile, hp: Hparams,
 
   const vector = (name: string): Float32Array => Float32Array.from(floatsOf(tensor(name)));
 
-  /** A tensor as stored: F32/F16 borrowed from the file, ternary formats repacked, others via F32. */
-  const asStored = (ti: TensorInfo): Matrix => {
+  /**
+   * A tensor as stored: ternary formats repacked, others via F32, and F32/F16 either borrowed from the
+   * file (an embedding: only the rows looked up are ever read) or, for a head that every decode step
+   * streams whole, copied into huge-page memory (fewer TLB misses) with the file's pages released.
+   */
+  const asStored = (ti: TensorInfo, streamed: boolean): Matrix => {
     const [cols, rows] = ti.shape;
     if (ti.type === GgmlType.F32 || ti.type === GgmlType.F16) {
       const format = ti.type === GgmlType.F32 ? Format.TERN_FMT_F32 : Format.TERN_FMT_F16;
-      return matrix(ti.name, format, ti.data(), rows, cols, MatrixFlag.TERN_MATRIX_FLAG_BORROW);
+      const flags = streamed ? MatrixFlag.TERN_MATRIX_FLAG_DROP_INPUT : MatrixFlag.TERN_MATRIX_FLAG_BORROW;
+      return matrix(ti.name, format, ti.data(), rows, cols, flags);
     }
     if (DIRECT_TERNARY.has(ti.type)) {
       try {
@@ -219,9 +224,10 @@ export function loadWeights(t: Ternary, pool: Pool, file: GgufFile, hp: Hparams,
   /** The output head in the representation the launch asked for. */
   const headOf = (ti: TensorInfo, embed: Matrix | null): Matrix => {
     const [cols, rows] = ti.shape;
-    if (headMode === "auto") return embed ?? asStored(ti);
-    if (headMode === "f16" && ti.type === GgmlType.F16) return embed?.kind === MatrixKind.TERN_MATRIX_F16 ? embed : asStored(ti);
-    if (headMode === "f32" && ti.type === GgmlType.F32) return embed?.kind === MatrixKind.TERN_MATRIX_F32 ? embed : asStored(ti);
+    if (embed && sharesEmbed(ti)) return embed;
+    if (headMode === "auto") return asStored(ti, true);
+    if (headMode === "f16" && ti.type === GgmlType.F16) return asStored(ti, true);
+    if (headMode === "f32" && ti.type === GgmlType.F32) return asStored(ti, true);
     if (headMode === "q8" && (ti.type === GgmlType.F16 || ti.type === GgmlType.F32)) {
       const format = ti.type === GgmlType.F32 ? Format.TERN_FMT_F32 : Format.TERN_FMT_F16;
       return matrix(ti.name, format, ti.data(), rows, cols, MatrixFlag.TERN_MATRIX_FLAG_Q8 | MatrixFlag.TERN_MATRIX_FLAG_DROP_INPUT);
@@ -231,9 +237,14 @@ export function loadWeights(t: Ternary, pool: Pool, file: GgufFile, hp: Hparams,
     return matrix(ti.name, Format.TERN_FMT_F32, w, rows, cols, headMode === "q8" ? MatrixFlag.TERN_MATRIX_FLAG_Q8 : MatrixFlag.TERN_MATRIX_FLAG_BORROW);
   };
 
+  /** Whether a tied head is the embedding matrix itself (the head mode keeps the stored type). */
+  const sharesEmbed = (ti: TensorInfo): boolean =>
+    headMode === "auto" || (headMode === "f16" && ti.type === GgmlType.F16) || (headMode === "f32" && ti.type === GgmlType.F32);
+
   try {
     const embd = tensor("token_embd.weight");
-    const embed = asStored(embd);
+    const tied = file.tensor("output.weight") === undefined;
+    const embed = asStored(embd, tied && sharesEmbed(embd));
     const layers: LayerWeights[] = [];
     for (let l = 0; l < hp.nLayers; l++) {
       const p = `blk.${l}.`;
@@ -253,6 +264,7 @@ export function loadWeights(t: Ternary, pool: Pool, file: GgufFile, hp: Hparams,
     }
     const out = file.tensor("output.weight");
     const head = out ? headOf(out, null) : headOf(embd, embed);
+    void tied;
     const kinds: Record<string, number> = {};
     let nbytes = 0;
     for (const m of new Set(made)) {

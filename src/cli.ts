@@ -302,7 +302,12 @@ async function benchmark(cfg: ServeConfig): Promise<void> {
   });
   console.error(`[bench] ${cfg.engine} engine loaded ${cfg.model} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   try {
-    const dlm = cfg.dlm ? resolveDlm(dlmConfigOf(cfg), engine.info) : null;
+    let dlm = null;
+    try {
+      if (cfg.dlm) dlm = resolveDlm(dlmConfigOf(cfg), engine.info);
+    } catch (e) {
+      throw new CliError(`--dlm: ${(e as Error).message}`);
+    }
     const report = runBenchmark(
       engine,
       { iterations: cfg["benchmark-iterations"], maxTokens: cfg["benchmark-max-tokens"], prompt: cfg["benchmark-prompt"], dlm, ignoreEos: true },

@@ -295,8 +295,13 @@ int32_t tern_matrix_init(tern_pool *pool, int32_t format, const void *data, uint
                 return tern_fail(TERN_E_NOMEM, "cannot allocate %zu bytes for a %lld x %lld matrix", bytes,
                                  (long long)rows, (long long)cols);
             }
-            memcpy(m->dense_owned, data, bytes);
-            if (flags & TERN_MATRIX_FLAG_DROP_INPUT) drop_pages(data, bytes);
+            /* in slices, releasing each slice of a file mapping once copied: the peak holds one slice twice */
+            const size_t slice = (size_t)64 << 20;
+            for (size_t o = 0; o < bytes; o += slice) {
+                const size_t n = bytes - o < slice ? bytes - o : slice;
+                memcpy((uint8_t *)m->dense_owned + o, (const uint8_t *)data + o, n);
+                if (flags & TERN_MATRIX_FLAG_DROP_INPUT) drop_pages((const uint8_t *)data + o, n);
+            }
             m->dense = m->dense_owned;
             m->nbytes = bytes;
         }

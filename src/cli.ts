@@ -53,7 +53,7 @@ const serveSchema = z.object({
 export type ServeConfig = z.infer<typeof serveSchema>;
 
 const DEFAULTS: Record<keyof ServeConfig, string | undefined> = {
-  engine: "llama",
+  engine: "native",
   model: DEFAULT_MODEL,
   "model-id": undefined,
   host: "127.0.0.1",

@@ -172,13 +172,13 @@ function warmPageCache(path: string): void {
   closeSync(fd);
 }
 
-/** The machine's DRAM read bandwidth (GB/s, best of 1 and 2 threads) from libternary's bench, if built. */
-function dramReadGBs(): number | null {
+/** The machine's DRAM read bandwidth (GB/s) by thread count (1, 2), from libternary's bench if built. */
+function dramReadGBs(): Record<number, number> | null {
   for (const bin of [join(REPO_ROOT, "build", "bin", "ternary-bench"), join(REPO_ROOT, "build", "ternary", "ternary-bench")]) {
     if (!existsSync(bin)) continue;
     const p = Bun.spawnSync([bin, "0.3", "dram-read"], { stdout: "pipe", stderr: "pipe" });
-    const rows = [...p.stdout.toString().matchAll(/dram-read .* (\d+\.\d+) GB\/s/g)].map((m) => Number(m[1]));
-    if (rows.length > 0) return Math.max(...rows);
+    const rows = [...p.stdout.toString().matchAll(/dram-read .* (\d+)T .* (\d+\.\d+) GB\/s/g)];
+    if (rows.length > 0) return Object.fromEntries(rows.map((m) => [Number(m[1]), Number(m[2])]));
   }
   return null;
 }
@@ -193,6 +193,7 @@ async function main(argv: string[]): Promise<void> {
   const engines = (arg(argv, "--engines") ?? ENGINES.join(",")).split(",") as EngineName[];
   for (const e of engines) if (!ENGINES.includes(e)) throw new Error(`unknown engine ${e} (${ENGINES.join(", ")})`);
   warmPageCache(model);
+  const rooflineBefore = dramReadGBs();
   const threads = (arg(argv, "--threads") ?? "1,2").split(",").map(Number);
   const tests = (arg(argv, "--tests") ?? TESTS.join(",")).split(",") as TestName[];
   const reps = Number(arg(argv, "--reps") ?? 2);
@@ -231,10 +232,18 @@ async function main(argv: string[]): Promise<void> {
     }
   }
 
-  const roofline = dramReadGBs();
-  const pct = (gbs: number) => (roofline ? ` (${((gbs / roofline) * 100).toFixed(0)}%)` : "");
+  // measured before and after the engines, the better of the two: the box may have been busy at one of them
+  const rooflineAfter = dramReadGBs();
+  const roofline = rooflineBefore && rooflineAfter
+    ? Object.fromEntries(Object.keys(rooflineAfter).map((k) => [Number(k), Math.max(rooflineAfter[Number(k)], rooflineBefore[Number(k)] ?? 0)]))
+    : (rooflineAfter ?? rooflineBefore);
+  const rooflineAt = (th: number) => roofline?.[th] ?? (roofline ? Math.max(...Object.values(roofline)) : null);
+  const pct = (gbs: number, th: number) => (roofline ? ` (${((gbs / rooflineAt(th)!) * 100).toFixed(0)}%)` : "");
   console.log(`\nmodel ${model} (${format}), nBatch 512, best of ${arg(argv, "--reps") ?? 2}`);
-  if (roofline) console.log(`DRAM read bandwidth (ternary-bench dram-read, best of 1 and 2 threads): ${roofline.toFixed(1)} GB/s`);
+  if (roofline) {
+    const by = Object.entries(roofline).map(([th, g]) => `${g.toFixed(1)} GB/s at ${th}T`).join(", ");
+    console.log(`DRAM read bandwidth (ternary-bench dram-read, the roofline for decode GB/s): ${by}`);
+  }
   console.log("");
   console.log("| engine | threads | pp128 tok/s | pp512 tok/s | tg128 tok/s | decode GB/s (of roofline) | load s | peak RSS MiB |");
   console.log("|---|---|---|---|---|---|---|---|");
@@ -243,7 +252,7 @@ async function main(argv: string[]): Promise<void> {
       const v = (t: TestName) => r.rows.find((x) => x.threads === th && x.test === t)?.tokPerS;
       const f = (x: number | undefined) => (x === undefined ? "" : x.toFixed(1));
       const tg = v("tg128");
-      const gbs = tg === undefined ? "" : `${((tg * r.bytesPerToken) / 1e9).toFixed(1)}${pct((tg * r.bytesPerToken) / 1e9)}`;
+      const gbs = tg === undefined ? "" : `${((tg * r.bytesPerToken) / 1e9).toFixed(1)}${pct((tg * r.bytesPerToken) / 1e9, th)}`;
       console.log(`| ${r.engine} | ${th} | ${f(v("pp128"))} | ${f(v("pp512"))} | ${f(tg)} | ${gbs} | ${r.loadS.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} |`);
     }
   }

@@ -7,7 +7,7 @@ import { describeModelFile, readHparams, validateModelFile } from "../model-file
 import { NativeError } from "../native-error.ts";
 import { createTokenizer, tokenizerMetadataFromGguf, type Tokenizer } from "../../tokenizer/tokenizer.ts";
 import { configOf, Forward, RunState, type ActQuant, type Config } from "./forward.ts";
-import { Kernels, KvType, RopeMode, Ternary, type KvCache, type Pool, type Rope } from "./ternary-ffi.ts";
+import { Kernels, KvType, RopeMode, Status, Ternary, type KvCache, type Pool, type Rope } from "./ternary-ffi.ts";
 import { checkNativeSupport, freeWeights, HEAD_MODES, loadWeights, type HeadMode, type Weights } from "./weights.ts";
 
 export interface NativeEngineOptions {
@@ -114,7 +114,7 @@ export class NativeEngine implements Engine {
     } catch (e) {
       this.close();
       if (e instanceof NativeError) {
-        const kind = e.code === -4 ? "internal" : "invalid_request";
+        const kind = e.code === Status.TERN_E_NOMEM ? "internal" : "invalid_request";
         throw new EngineError(kind, `the native engine could not load ${o.path}: ${e.message}`);
       }
       throw e;

@@ -208,7 +208,7 @@ export function loadWeights(t: Ternary, pool: Pool, file: GgufFile, hp: Hparams,
     const [cols, rows] = ti.shape;
     if (ti.type === GgmlType.F32 || ti.type === GgmlType.F16) {
       const format = ti.type === GgmlType.F32 ? Format.TERN_FMT_F32 : Format.TERN_FMT_F16;
-      const flags = streamed && !process.env.TMP_BORROW ? MatrixFlag.TERN_MATRIX_FLAG_DROP_INPUT : MatrixFlag.TERN_MATRIX_FLAG_BORROW;
+      const flags = streamed ? MatrixFlag.TERN_MATRIX_FLAG_DROP_INPUT : MatrixFlag.TERN_MATRIX_FLAG_BORROW;
       return matrix(ti.name, format, ti.data(), rows, cols, flags);
     }
     if (DIRECT_TERNARY.has(ti.type)) {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { argmax, batchOf, greedyTokens } from "../../test/support/greedy.ts";
 import { validateModelFile } from "../engine/model-file.ts";
 import { LlamaEngine } from "../engine/llama/llama-engine.ts";
+import { NativeEngine } from "../engine/native/native-engine.ts";
 import { ReferenceModel } from "../engine/reference/forward-ref.ts";
 import { isTernaryType, unpackTernary } from "../gguf/quants.ts";
 import { openGguf } from "../gguf/reader.ts";
@@ -60,7 +61,7 @@ const PROMPT = [CKPT_VOCAB.bos, 104, 101, 108, 108, 111, 262, 119];
 describe("checkpoint → GGUF, every outtype", () => {
   for (const arch of ARCHS) {
     for (const form of WEIGHT_FORMS) {
-      test(`${arch} ${form}: all outtypes validate, load in llama.cpp with finite logits, ternary outputs agree greedily, f32 matches the reference`, () => {
+      test(`${arch} ${form}: all outtypes validate, load in llama.cpp and the native engine with finite logits, ternary outputs agree greedily, f32 matches the reference`, () => {
         const o = outputs(arch, form);
         const greedy: Record<string, number[]> = {};
         for (const t of OUT_TYPES) {
@@ -84,6 +85,21 @@ describe("checkpoint → GGUF, every outtype", () => {
           }
         }
         for (const t of TERNARY_OUT) expect(greedy[t]).toEqual(greedy.tq2_0);
+        // Our native engine loads every outtype too; the ternary ones and F16/F32 (which hold exactly
+        // q·s with an fp16 scale) are one model to it and continue identically.
+        const native: Record<string, number[]> = {};
+        for (const t of OUT_TYPES) {
+          const n = new NativeEngine({ path: o[t], nCtx: 256, nBatch: 64, nParallel: 1, threads: 1 });
+          try {
+            expect(n.info.arch).toBe(arch);
+            n.kvClear(0);
+            expect(n.decode(batchOf(PROMPT, 0, 0, true), "causal").every(Number.isFinite)).toBe(true);
+            native[t] = greedyTokens(n, PROMPT, 10);
+          } finally {
+            n.close();
+          }
+        }
+        for (const t of [...TERNARY_OUT, "f16", "f32"] as OutType[]) expect(native[t]).toEqual(native.tq2_0);
         // The F32 file through the TS reference (no activation quantisation, as llama.cpp on F32).
         const ref = new ReferenceModel(openGguf(o.f32), "none").forward([...PROMPT, ...greedy.f32.slice(0, -1)]);
         const refGreedy = greedy.f32.map((_, i) => argmax(ref[PROMPT.length - 1 + i]));

@@ -85,6 +85,9 @@ switch (command) {
   case "build":
     ensureNative();
     process.exit(run(bun, [join(root, "scripts", "build.ts"), ...args]));
+  case "eval":
+    ensureNative();
+    process.exit(run(bun, [join(root, "src", "bench", "eval.ts"), ...args]));
   case "bench":
     ensureNative(["--features", "native,llama,tools"]);
     process.exit(run(bun, [join(root, "src", "bench", "bench.ts"), ...args]));

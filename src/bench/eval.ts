@@ -1,0 +1,143 @@
+// `bun run eval`: exact-match accuracy and speed of a model on the held-out task set
+// (scripts/train/eval-set.jsonl), per engine, for plain decoding and block diffusion.
+//
+//   bun run eval [--model FILE] [--engines native,llama] [--limit N] [--threads N] [--json FILE]
+//                [--dlm-threshold 0.9] [--dlm-block-size 32] [--dlm-sub-block-size 8]
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { renderChat } from "../chat/template.ts";
+import type { Engine } from "../engine/engine.ts";
+import { openEngine } from "../engine/open.ts";
+import type { Job, JobEvent } from "../engine/protocol.ts";
+import { Scheduler } from "../engine/scheduler.ts";
+import { DLM_DEFAULTS, resolveDlm } from "../generate/dlm-config.ts";
+import { defaultSampling } from "../generate/sampler.ts";
+
+const root = join(import.meta.dir, "..", "..");
+
+interface Item {
+  family: string;
+  prompt: string;
+  answer: string;
+}
+
+interface RunResult {
+  engine: string;
+  mode: "ar" | "dlm";
+  correct: number;
+  total: number;
+  byFamily: Record<string, { correct: number; total: number }>;
+  tokens: number;
+  seconds: number;
+  tokensPerS: number;
+  tokensPerPass: number | null;
+}
+
+function arg(argv: string[], flag: string): string | undefined {
+  const i = argv.indexOf(flag);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+/** Runs every item through the real scheduler, several sequences at a time, greedy. */
+function runAll(engine: Engine, items: Item[], dlm: Job["dlm"]): { outputs: string[]; tokens: number; passes: number; seconds: number } {
+  const info = engine.info;
+  const outputs = items.map(() => "");
+  let tokens = 0;
+  let passes = 0;
+  const s = new Scheduler(engine, { nParallel: info.nSeqMax, queueLimit: items.length + 1, queueTimeoutMs: 3_600_000 }, (id, e: JobEvent) => {
+    if (e.type === "text") outputs[id] += e.text;
+    if (e.type === "done") {
+      tokens += e.usage.completionTokens;
+      passes += e.timings.forwardPasses ?? e.usage.completionTokens;
+    }
+    if (e.type === "error") throw new Error(e.error.message);
+  });
+  const t0 = performance.now();
+  items.forEach((it, i) => {
+    const text = renderChat(info.chatTemplate, [{ role: "user", content: it.prompt }], {
+      bosToken: info.bosText,
+      eosToken: info.eosText,
+      addGenerationPrompt: true,
+    });
+    s.submit(i, {
+      prompt: { text, addSpecial: info.addBos && !(info.bosText !== "" && text.startsWith(info.bosText)), parseSpecial: true },
+      maxTokens: 96,
+      stop: [],
+      sampling: { ...defaultSampling, temperature: 0 },
+      logprobs: null,
+      dlm,
+      ignoreEos: false,
+    });
+  });
+  while (!s.idle) s.step();
+  return { outputs, tokens, passes, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const model = arg(argv, "--model") ?? join(root, "models", "default.gguf");
+  const items = readFileSync(join(root, "scripts", "train", "eval-set.jsonl"), "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Item)
+    .slice(0, Number(arg(argv, "--limit") ?? "100000"));
+  const engines = (arg(argv, "--engines") ?? "native,llama").split(",") as ("native" | "llama")[];
+  const threads = Number(arg(argv, "--threads") ?? "1");
+  const results: RunResult[] = [];
+  for (const name of engines) {
+    const engine = openEngine({ engine: name, model, nCtx: 512, nBatch: 512, nParallel: 8, threads, queueLimit: 1, queueTimeoutMs: 1 });
+    try {
+      const dlmCfg = {
+        ...DLM_DEFAULTS,
+        threshold: Number(arg(argv, "--dlm-threshold") ?? DLM_DEFAULTS.threshold),
+        blockSize: Number(arg(argv, "--dlm-block-size") ?? DLM_DEFAULTS.blockSize),
+        subBlockSize: Number(arg(argv, "--dlm-sub-block-size") ?? DLM_DEFAULTS.subBlockSize),
+      };
+      const modes: ["ar" | "dlm", Job["dlm"]][] = [["ar", null]];
+      if (engine.info.maskToken !== null) modes.push(["dlm", resolveDlm(dlmCfg, engine.info)]);
+      else console.error(`[eval] ${name}: the model has no mask token, block diffusion skipped`);
+      for (const [mode, dlm] of modes) {
+        const r = runAll(engine, items, dlm);
+        const byFamily: RunResult["byFamily"] = {};
+        let correct = 0;
+        items.forEach((it, i) => {
+          const ok = r.outputs[i].trim() === it.answer.trim();
+          byFamily[it.family] ??= { correct: 0, total: 0 };
+          byFamily[it.family].total++;
+          if (ok) {
+            byFamily[it.family].correct++;
+            correct++;
+          }
+        });
+        results.push({
+          engine: name, mode, correct, total: items.length, byFamily, tokens: r.tokens, seconds: r.seconds,
+          tokensPerS: r.tokens / r.seconds, tokensPerPass: mode === "dlm" ? r.tokens / Math.max(1, r.passes) : null,
+        });
+      }
+    } finally {
+      engine.close();
+    }
+  }
+  const families = [...new Set(items.map((i) => i.family))];
+  const lines = [
+    `model ${model}, ${items.length} held-out items, greedy, ${threads} thread(s), 8 sequences at a time`,
+    "",
+    `| engine | mode | exact match | ${families.join(" | ")} | tokens/s | tokens/pass |`,
+    `|---|---|---|${families.map(() => "---|").join("")}---|---|`,
+    ...results.map(
+      (r) =>
+        `| ${r.engine} | ${r.mode} | ${((100 * r.correct) / r.total).toFixed(1)}% | ` +
+        families.map((f) => `${((100 * r.byFamily[f].correct) / r.byFamily[f].total).toFixed(0)}%`).join(" | ") +
+        ` | ${r.tokensPerS.toFixed(0)} | ${r.tokensPerPass?.toFixed(2) ?? "1"} |`,
+    ),
+  ];
+  console.log(lines.join("\n"));
+  const json = arg(argv, "--json");
+  if (json) writeFileSync(json, JSON.stringify({ model, items: items.length, results }, null, 1));
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).catch((e) => {
+    console.error(`[eval] error: ${e.message}`);
+    process.exit(1);
+  });
+}

@@ -2,10 +2,9 @@
 // cpp/llama-shim/include/llama-shim.h), library lookup, ABI check, call tracing, and typed calls
 // that turn statuses into NativeError and pointers/buffers into JS values.
 
-import { embeddedPath } from "../embedded.ts";
+import { locateNativeLib, traced } from "../ffi-support.ts";
 import { dlopen, JSCallback, toArrayBuffer, type FFIFunction, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
 
 import { NativeError } from "../native-error.ts";
 
@@ -132,15 +131,9 @@ type Symbols = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
 
 // ---- locating and opening the library -------------------------------------------------------
 
-const REPO_ROOT = resolve(import.meta.dir, "../../..");
-
-/** `$TERNARY_LLAMA_SHIM`, else `build/lib/libllama-shim.so` under the repository root. */
+/** `$TERNARY_LLAMA_SHIM`, else the executable's embedded copy, else `build/lib/libllama-shim.so` in the checkout. */
 export function locateShim(env: Record<string, string | undefined> = process.env): string {
-  const override = env.TERNARY_LLAMA_SHIM;
-  if (override) return resolve(override);
-  const embedded = embeddedPath("libllama-shim", ".so");
-  if (embedded) return embedded;
-  return join(REPO_ROOT, "build", "lib", "libllama-shim.so");
+  return locateNativeLib("libllama-shim", "TERNARY_LLAMA_SHIM", env);
 }
 
 const statusNames = new Map<number, string>(Object.entries(Status).map(([name, code]) => [code, name]));
@@ -167,26 +160,6 @@ export interface LoadOptions {
   onProgress?: (progress: number) => void;
 }
 
-function describeArg(a: unknown): string {
-  if (ArrayBuffer.isView(a)) return `${a.constructor.name}(${(a as { length?: number }).length ?? a.byteLength})`;
-  if (typeof a === "string") return JSON.stringify(a.length > 40 ? `${a.slice(0, 40)}…` : a);
-  return String(a);
-}
-
-/** Wraps every symbol so each call is logged to stderr with its arguments, status and time. */
-function traced(raw: Symbols): Symbols {
-  const out: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(raw) as [string, (...args: unknown[]) => unknown][]) {
-    out[name] = (...args: unknown[]) => {
-      const t0 = performance.now();
-      const result = fn(...args);
-      const us = ((performance.now() - t0) * 1000).toFixed(0);
-      console.error(`[ffi] ${name}(${args.map(describeArg).join(", ")}) -> ${describeArg(result)} ${us}us`);
-      return result;
-    };
-  }
-  return out as Symbols;
-}
 
 const encoder = new TextEncoder();
 

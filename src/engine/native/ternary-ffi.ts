@@ -1,10 +1,9 @@
 // The only bun:ffi import for libternary: its dlopen table (C names verbatim, mirroring
 // cpp/ternary/include/ternary.h), library lookup, ABI check, call tracing, and typed handles with close().
 
-import { embeddedPath } from "../embedded.ts";
+import { locateNativeLib, traced } from "../ffi-support.ts";
 import { dlopen, type FFIFunction, type Pointer } from "bun:ffi";
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
 
 import { NativeError } from "../native-error.ts";
 
@@ -124,41 +123,15 @@ type Symbols = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
 
 // ---- locating and opening the library ---------------------------------------------------------------
 
-const REPO_ROOT = resolve(import.meta.dir, "../../..");
-
-/** `$TERNARY_LIBTERNARY`, else `build/lib/libternary.so` under the repository root. */
+/** `$TERNARY_LIBTERNARY`, else the executable's embedded copy, else `build/lib/libternary.so` in the checkout. */
 export function locateTernary(env: Record<string, string | undefined> = process.env): string {
-  const override = env.TERNARY_LIBTERNARY;
-  if (override) return resolve(override);
-  const embedded = embeddedPath("libternary", ".so");
-  if (embedded) return embedded;
-  return join(REPO_ROOT, "build", "lib", "libternary.so");
+  return locateNativeLib("libternary", "TERNARY_LIBTERNARY", env);
 }
 
 const statusNames = new Map<number, string>(Object.entries(Status).map(([name, code]) => [code, name]));
 
 export function statusName(code: number): string {
   return statusNames.get(code) ?? "TERN_E_UNKNOWN";
-}
-
-function describeArg(a: unknown): string {
-  if (ArrayBuffer.isView(a)) return `${a.constructor.name}(${(a as { length?: number }).length ?? a.byteLength})`;
-  return String(a);
-}
-
-/** Wraps every symbol so each call is logged to stderr with its arguments, result and time. */
-function traced(raw: Symbols): Symbols {
-  const out: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(raw) as [string, (...args: unknown[]) => unknown][]) {
-    out[name] = (...args: unknown[]) => {
-      const t0 = performance.now();
-      const result = fn(...args);
-      const us = ((performance.now() - t0) * 1000).toFixed(0);
-      console.error(`[ffi] ${name}(${args.map(describeArg).join(", ")}) -> ${describeArg(result)} ${us}us`);
-      return result;
-    };
-  }
-  return out as Symbols;
 }
 
 /** Throws RangeError unless `a` holds at least `n` elements (C cannot check buffer sizes). */

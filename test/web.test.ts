@@ -188,6 +188,8 @@ describe("the chat page", () => {
     expect(await page.getByLabel("Block diffusion (several tokens per pass)").isChecked()).toBe(true);
     await page.setViewportSize({ width: 390, height: 844 });
     await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    // The media query's change event arrives asynchronously after the resize: wait for it (bounded).
+    await page.waitForFunction(() => !(document.getElementById("settings-panel") as HTMLDetailsElement).open, null, { timeout: 5000 });
     expect(await page.locator("#settings-panel").evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);

@@ -7,6 +7,7 @@
 // ropeTable "ggml": ggml's float RoPE angles) remove that difference, and the engines then agree to float
 // precision, except at the few positions where a float-order difference moves some x·d across an int8
 // rounding boundary (one code, ~1e-2 in the logits, the same effect as in native-engine.test.ts).
+import { probeCommittedCache } from "./support/dlm-cache.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { ensureFixtures } from "../scripts/fixtures.ts";
 import type { Engine } from "../src/engine/engine.ts";
@@ -14,7 +15,6 @@ import { LlamaEngine } from "../src/engine/llama/llama-engine.ts";
 import { NativeEngine, type NativeEngineOptions } from "../src/engine/native/native-engine.ts";
 import type { DlmOptions, Job, JobEvent } from "../src/engine/protocol.ts";
 import { Scheduler } from "../src/engine/scheduler.ts";
-import { DlmSequence } from "../src/generate/dlm.ts";
 import { defaultSampling } from "../src/generate/sampler.ts";
 import { ENGLISH_TEXT } from "./support/english-text.ts";
 import { argmax, batchOf } from "./support/greedy.ts";
@@ -162,33 +162,12 @@ describe("block diffusion: native and llama.cpp take the same decisions", () => 
       dlm({ blockSize: 16, subBlockSize: 4, threshold: 0.5 }),
       dlm({ blockSize: 8, subBlockSize: 8, mode: "greedy", attention: "causal" }),
     ]) {
-      e.kvClear(-1);
-      const seq = new DlmSequence(e, 0, job(prompt, 24, o), Int32Array.from(prompt), 0);
-      const b = { n: 0, tokens: new Int32Array(128), positions: new Int32Array(128), seqIds: new Int32Array(128), wantLogits: new Uint8Array(128) };
-      let passes = 0;
-      while (!seq.finished) {
-        b.n = 0;
-        expect(seq.fill(b, 128)).toBeGreaterThan(0);
-        const logits = e.decode(b, seq.attention);
-        passes++;
-        let rows = 0;
-        for (let i = 0; i < b.n; i++) rows += b.wantLogits[i];
-        seq.consume(logits.subarray(0, rows * V), rows);
-      }
-      expect(seq.generated.length).toBe(24);
-      const cached = e.kvNextPos(0);
-      const all = [...prompt, ...seq.generated];
-      expect(cached).toBeGreaterThan(prompt.length);
-      expect(cached).toBeLessThan(all.length);
-      // mask keys left in the cache, or a token at the wrong position, would change this probe
-      const probe = e.decode(batchOf([all[cached]], cached, 0), "causal").slice(0, V);
-      e.kvClear(1);
-      e.decode(batchOf(all.slice(0, cached), 0, 1), "causal");
-      const fresh = e.decode(batchOf([all[cached]], cached, 1), "causal").slice(0, V);
-      let maxDiff = 0;
-      for (let j = 0; j < V; j++) maxDiff = Math.max(maxDiff, Math.abs(probe[j] - fresh[j]));
-      expect(maxDiff).toBeLessThan(1e-4);
-      expect(passes).toBeGreaterThan(1);
+      const r = probeCommittedCache(e, prompt, job(prompt, 24, o));
+      expect(r.generated.length).toBe(24);
+      expect(r.cached).toBeGreaterThan(prompt.length);
+      expect(r.cached).toBeLessThan(prompt.length + r.generated.length);
+      expect(r.maxDiff).toBeLessThan(1e-4);
+      expect(r.passes).toBeGreaterThan(1);
     }
     e.close();
   });

@@ -4,12 +4,12 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { ensureFixtures } from "../../scripts/fixtures.ts";
 import { FakeEngine, FAKE_EOS } from "../../test/support/fake-engine.ts";
-import { argmax, batchOf, greedyTokens } from "../../test/support/greedy.ts";
+import { probeCommittedCache } from "../../test/support/dlm-cache.ts";
+import { argmax, greedyTokens } from "../../test/support/greedy.ts";
 import type { Engine } from "../engine/engine.ts";
 import { LlamaEngine } from "../engine/llama/llama-engine.ts";
 import type { DlmOptions, Job, JobEvent } from "../engine/protocol.ts";
 import { Scheduler } from "../engine/scheduler.ts";
-import { DlmSequence } from "./dlm.ts";
 import { defaultSampling } from "./sampler.ts";
 
 const greedy = { ...defaultSampling, temperature: 0 };
@@ -99,43 +99,20 @@ describe("block diffusion on a real model (llama engine, random fixture)", () =>
 
   test("the committed cache equals a fresh causal prefill of the same tokens", () => {
     const e = open();
-    const V = e.info.nVocab;
     const prompt = [128000, 791, 4062, 14198, 39935, 35308, 927];
     for (const o of [
       dlm({ maskToken: MASK, blockSize: 8, subBlockSize: 8, mode: "greedy" }),
       dlm({ maskToken: MASK, blockSize: 16, subBlockSize: 4, threshold: 0.5 }),
       dlm({ maskToken: MASK, blockSize: 8, subBlockSize: 8, mode: "greedy", attention: "causal" }),
     ]) {
-      e.kvClear(-1);
-      const seq = new DlmSequence(e, 0, job(prompt, 24, o, { ignoreEos: true }), Int32Array.from(prompt), 0);
-      const b = { n: 0, tokens: new Int32Array(128), positions: new Int32Array(128), seqIds: new Int32Array(128), wantLogits: new Uint8Array(128) };
-      let passes = 0;
-      while (!seq.finished) {
-        b.n = 0;
-        expect(seq.fill(b, 128)).toBeGreaterThan(0);
-        const logits = e.decode(b, seq.attention);
-        passes++;
-        let rows = 0;
-        for (let i = 0; i < b.n; i++) rows += b.wantLogits[i];
-        seq.consume(logits.subarray(0, rows * V), rows);
-      }
-      expect(seq.generated.length).toBe(24);
+      const r = probeCommittedCache(e, prompt, job(prompt, 24, o, { ignoreEos: true }));
+      expect(r.generated.length).toBe(24);
       // The cache holds the prompt and every committed sub-block (the last one needs no commit pass).
-      const cached = e.kvNextPos(0);
-      const tokens = [...prompt, ...seq.generated];
-      expect(cached).toBeGreaterThan(prompt.length);
-      expect(cached).toBeLessThan(tokens.length);
-      // Probe the next position from this cache and from a fresh causal prefill of the same tokens:
-      // mask keys left in the cache, or a token written at the wrong position, would change it.
-      const probe = e.decode(batchOf([tokens[cached]], cached, 0), "causal").slice(0, V);
-      e.kvClear(1);
-      e.decode(batchOf(tokens.slice(0, cached), 0, 1), "causal");
-      const fresh = e.decode(batchOf([tokens[cached]], cached, 1), "causal").slice(0, V);
-      let maxDiff = 0;
-      for (let j = 0; j < V; j++) maxDiff = Math.max(maxDiff, Math.abs(probe[j] - fresh[j]));
-      expect(maxDiff).toBeLessThan(1e-3);
-      expect(argmax(probe)).toBe(argmax(fresh));
-      expect(passes).toBeGreaterThan(1);
+      expect(r.cached).toBeGreaterThan(prompt.length);
+      expect(r.cached).toBeLessThan(prompt.length + r.generated.length);
+      expect(r.maxDiff).toBeLessThan(1e-3);
+      expect(argmax(r.probe)).toBe(argmax(r.fresh));
+      expect(r.passes).toBeGreaterThan(1);
     }
   });
 });

@@ -49,10 +49,15 @@ INLINE void t2_tokens(const tern_gemm_args *g, const uint8_t *panel, int32_t p, 
     for (int t = 0; t < TB; t++) _mm512_storeu_si512(g->c + (size_t)(t0 + t) * g->ldc + 16 * p, acc[t]);
 }
 
-/* One token (decode): four independent accumulators, one per shift, to hide vpdpbusd latency. */
+/* One token (decode), where the kernel must keep up with DRAM: per 64-byte vector only four ANDs and
+ * four vpdpbusd. Field s is isolated in place (v & 3 << 2s, i.e. 4^s x code) instead of shifted down, so
+ * accumulator s holds exactly 4^s x its dot product; the scales come off once at the end with exact
+ * arithmetic shifts (|acc3| <= 192 x 128 x k / 4, inside int32 for the cols <= 65536 that matrices take). Dropping the
+ * three shifts per vector is what lets one core stream the matrix near DRAM speed. */
 static void t2_token1(const tern_gemm_args *g, const uint8_t *panel, int32_t p, int32_t t0) {
     __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-    const __m512i m3 = _mm512_set1_epi8(3);
+    const __m512i m0 = _mm512_set1_epi8(0x03), m1 = _mm512_set1_epi8(0x0c);
+    const __m512i m2 = _mm512_set1_epi8(0x30), m3 = _mm512_set1_epi8((char)0xc0);
     const int8_t *a0 = g->a + (size_t)t0 * g->lda;
     for (int32_t c = g->chunk_begin; c < g->chunk_end; c++) {
         const uint8_t *chunk = panel + (size_t)c * TERN_T2_CHUNK_BYTES;
@@ -60,14 +65,15 @@ static void t2_token1(const tern_gemm_args *g, const uint8_t *panel, int32_t p, 
         for (int gi = 0; gi < 4; gi++) {
             const __m512i v = _mm512_loadu_si512(chunk + 64 * gi);
             const int8_t *at = ac + 16 * gi;
-            acc0 = _mm512_dpbusd_epi32(acc0, _mm512_and_si512(v, m3), bcast4(at));
-            acc1 = _mm512_dpbusd_epi32(acc1, _mm512_and_si512(_mm512_srli_epi16(v, 2), m3), bcast4(at + 4));
-            acc2 = _mm512_dpbusd_epi32(acc2, _mm512_and_si512(_mm512_srli_epi16(v, 4), m3), bcast4(at + 8));
-            acc3 = _mm512_dpbusd_epi32(acc3, _mm512_and_si512(_mm512_srli_epi16(v, 6), m3), bcast4(at + 12));
+            acc0 = _mm512_dpbusd_epi32(acc0, _mm512_and_si512(v, m0), bcast4(at));
+            acc1 = _mm512_dpbusd_epi32(acc1, _mm512_and_si512(v, m1), bcast4(at + 4));
+            acc2 = _mm512_dpbusd_epi32(acc2, _mm512_and_si512(v, m2), bcast4(at + 8));
+            acc3 = _mm512_dpbusd_epi32(acc3, _mm512_and_si512(v, m3), bcast4(at + 12));
         }
     }
-    const __m512i acc = _mm512_add_epi32(_mm512_add_epi32(acc0, acc1), _mm512_add_epi32(acc2, acc3));
-    _mm512_storeu_si512(g->c + (size_t)t0 * g->ldc + 16 * p, acc);
+    const __m512i lo = _mm512_add_epi32(acc0, _mm512_srai_epi32(acc1, 2));
+    const __m512i hi = _mm512_add_epi32(_mm512_srai_epi32(acc2, 4), _mm512_srai_epi32(acc3, 6));
+    _mm512_storeu_si512(g->c + (size_t)t0 * g->ldc + 16 * p, _mm512_add_epi32(lo, hi));
 }
 
 void tern_gemm_t2_avx512(const tern_gemm_args *g) {

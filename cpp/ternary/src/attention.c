@@ -64,78 +64,6 @@ static int32_t gather_visible(const attn_job *j, int32_t s, int32_t p, int32_t *
     return n;
 }
 
-static void attn_task(void *ctx, int32_t task, int32_t thread) {
-    const attn_job *j = ctx;
-    const tern_kv *kv = j->kv;
-    const int32_t hd = kv->head_dim, n_kv = kv->n_kv_heads;
-    const int32_t t = task / n_kv, h = task % n_kv;
-    const int32_t s = j->seq[t], p = j->pos[t];
-    const int is_f16 = kv->dtype == TERN_KV_F16;
-    const size_t row_bytes = (size_t)hd * kv->esize;
-
-    /* scratch: idx [n_ctx] int32, scores [MAX_GROUP][n_ctx] */
-    int32_t *idx = (int32_t *)j->scratch[thread];
-    float *scores = (float *)(idx + kv->n_ctx);
-
-    const int32_t n = gather_visible(j, s, p, idx);
-
-    const uint8_t *kbase = kv->k + tern_kv_offset(kv, j->layer, s, h, 0);
-    const uint8_t *vbase = kv->v + tern_kv_offset(kv, j->layer, s, h, 0);
-    for (int32_t g0 = 0; g0 < j->group; g0 += MAX_GROUP) {
-        const int32_t ng = j->group - g0 < MAX_GROUP ? j->group - g0 : MAX_GROUP;
-        const float *q[MAX_GROUP];
-        for (int32_t g = 0; g < ng; g++) q[g] = j->q + ((size_t)t * j->n_heads + (size_t)h * j->group + g0 + g) * hd;
-
-        /* scores[g][i] = scale * q_g . K[idx[i]] */
-        for (int32_t i = 0; i < n; i++) {
-            const uint8_t *kr = kbase + (size_t)idx[i] * row_bytes;
-            __m256 a[MAX_GROUP];
-            for (int32_t g = 0; g < ng; g++) a[g] = _mm256_setzero_ps();
-            for (int32_t d = 0; d < hd; d += 8) {
-                const __m256 kd = load8(kr, is_f16, d);
-                for (int32_t g = 0; g < ng; g++) a[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q[g] + d), kd, a[g]);
-            }
-            for (int32_t g = 0; g < ng; g++) scores[(size_t)g * kv->n_ctx + i] = j->scale * tern_hsum256(a[g]);
-        }
-
-        /* softmax weights, unnormalised: e = exp(score - max); sum kept for the end */
-        float inv_sum[MAX_GROUP];
-        for (int32_t g = 0; g < ng; g++) {
-            float *sc = scores + (size_t)g * kv->n_ctx;
-            float m = -INFINITY;
-            for (int32_t i = 0; i < n; i++) m = sc[i] > m ? sc[i] : m;
-            const __m256 vm = _mm256_set1_ps(m);
-            __m256 vs = _mm256_setzero_ps();
-            int32_t i = 0;
-            for (; i + 8 <= n; i += 8) {
-                const __m256 e = tern_exp256(_mm256_sub_ps(_mm256_loadu_ps(sc + i), vm));
-                _mm256_storeu_ps(sc + i, e);
-                vs = _mm256_add_ps(vs, e);
-            }
-            float sum = tern_hsum256(vs);
-            for (; i < n; i++) {
-                sc[i] = expf(sc[i] - m);
-                sum += sc[i];
-            }
-            inv_sum[g] = 1.0f / sum;
-        }
-
-        /* o_g = sum_i e_gi V[idx[i]] / sum_g, 8 dims at a time in registers */
-        for (int32_t d = 0; d < hd; d += 8) {
-            __m256 a[MAX_GROUP];
-            for (int32_t g = 0; g < ng; g++) a[g] = _mm256_setzero_ps();
-            for (int32_t i = 0; i < n; i++) {
-                const __m256 vd = load8(vbase + (size_t)idx[i] * row_bytes, is_f16, d);
-                for (int32_t g = 0; g < ng; g++) a[g] = _mm256_fmadd_ps(_mm256_set1_ps(scores[(size_t)g * kv->n_ctx + i]), vd, a[g]);
-            }
-            for (int32_t g = 0; g < ng; g++) {
-                float *o = j->out + ((size_t)t * j->n_heads + (size_t)h * j->group + g0 + g) * hd;
-                _mm256_storeu_ps(o + d, _mm256_mul_ps(a[g], _mm256_set1_ps(inv_sum[g])));
-            }
-        }
-    }
-}
-
 /* ---- a block of tokens of one sequence ----------------------------------------------------------------
  * Rows r = (token ti, head g of the group): R = nb * group query rows. Candidate keys are the union of the
  * block's visible sets; each row then masks the keys its own token may not see. */
@@ -209,6 +137,85 @@ static inline void weigh_values(const float *const *w, int32_t n, const int32_t 
     }
     out[0][0] = a00, out[0][1] = a01, out[1][0] = a10, out[1][1] = a11;
     out[2][0] = a20, out[2][1] = a21, out[3][0] = a30, out[3][1] = a31;
+}
+
+/* ---- one token (decode) -------------------------------------------------------------------------- */
+
+static void attn_task(void *ctx, int32_t task, int32_t thread) {
+    const attn_job *j = ctx;
+    const tern_kv *kv = j->kv;
+    const int32_t hd = kv->head_dim, n_kv = kv->n_kv_heads;
+    const int32_t t = task / n_kv, h = task % n_kv;
+    const int32_t s = j->seq[t], p = j->pos[t];
+    const int is_f16 = kv->dtype == TERN_KV_F16;
+    const size_t row_bytes = (size_t)hd * kv->esize;
+
+    /* scratch: idx [n_ctx] int32, scores [MAX_GROUP][n_ctx] */
+    int32_t *idx = (int32_t *)j->scratch[thread];
+    float *scores = (float *)(idx + kv->n_ctx);
+
+    const int32_t n = gather_visible(j, s, p, idx);
+
+    const uint8_t *kbase = kv->k + tern_kv_offset(kv, j->layer, s, h, 0);
+    const uint8_t *vbase = kv->v + tern_kv_offset(kv, j->layer, s, h, 0);
+    for (int32_t g0 = 0; g0 < j->group; g0 += MAX_GROUP) {
+        const int32_t ng = j->group - g0 < MAX_GROUP ? j->group - g0 : MAX_GROUP;
+        /* four query rows always (a short group repeats its first) so the accumulators stay in registers */
+        const float *q[4];
+        for (int32_t r = 0; r < 4; r++) q[r] = j->q + ((size_t)t * j->n_heads + (size_t)h * j->group + g0 + (r < ng ? r : 0)) * hd;
+
+        /* scores[g][i] = scale * q_g . K[idx[i]] */
+        for (int32_t i = 0; i < n; i++) {
+            const uint8_t *kr = kbase + (size_t)idx[i] * row_bytes;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int32_t d = 0; d < hd; d += 8) {
+                const __m256 kd = load8(kr, is_f16, d);
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + d), kd, a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q[1] + d), kd, a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q[2] + d), kd, a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q[3] + d), kd, a3);
+            }
+            const __m256 a[4] = {a0, a1, a2, a3};
+            for (int32_t g = 0; g < ng; g++) scores[(size_t)g * kv->n_ctx + i] = j->scale * tern_hsum256(a[g]);
+        }
+
+        /* softmax weights, unnormalised: e = exp(score - max); sum kept for the end */
+        float inv_sum[MAX_GROUP];
+        for (int32_t g = 0; g < ng; g++) {
+            float *sc = scores + (size_t)g * kv->n_ctx;
+            float m = -INFINITY;
+            for (int32_t i = 0; i < n; i++) m = sc[i] > m ? sc[i] : m;
+            const __m256 vm = _mm256_set1_ps(m);
+            __m256 vs = _mm256_setzero_ps();
+            int32_t i = 0;
+            for (; i + 8 <= n; i += 8) {
+                const __m256 e = tern_exp256(_mm256_sub_ps(_mm256_loadu_ps(sc + i), vm));
+                _mm256_storeu_ps(sc + i, e);
+                vs = _mm256_add_ps(vs, e);
+            }
+            float sum = tern_hsum256(vs);
+            for (; i < n; i++) {
+                sc[i] = expf(sc[i] - m);
+                sum += sc[i];
+            }
+            inv_sum[g] = 1.0f / sum;
+        }
+
+        /* o_g = sum_i e_gi V[idx[i]] / sum_g, 16 dims of four rows at a time in registers */
+        const float *w[4];
+        for (int32_t r = 0; r < 4; r++) w[r] = scores + (size_t)(r < ng ? r : 0) * kv->n_ctx;
+        for (int32_t d = 0; d < hd; d += 16) {
+            const int two = d + 16 <= hd;
+            __m256 acc[4][2];
+            weigh_values(w, n, idx, vbase, row_bytes, is_f16, d, two, acc);
+            for (int32_t g = 0; g < ng; g++) {
+                float *o = j->out + ((size_t)t * j->n_heads + (size_t)h * j->group + g0 + g) * hd + d;
+                const __m256 inv = _mm256_set1_ps(inv_sum[g]);
+                _mm256_storeu_ps(o, _mm256_mul_ps(acc[g][0], inv));
+                if (two) _mm256_storeu_ps(o + 8, _mm256_mul_ps(acc[g][1], inv));
+            }
+        }
+    }
 }
 
 static void attn_block_task(void *ctx, int32_t task, int32_t thread) {

@@ -139,6 +139,24 @@ static inline void weigh_values(const float *const *w, int32_t n, const int32_t 
     out[2][0] = a20, out[2][1] = a21, out[3][0] = a30, out[3][1] = a31;
 }
 
+/* Unnormalised softmax weights in place, s[i] = exp(s[i] - mx); returns 1 / their sum. */
+static float exp_weights(float *s, int32_t n, float mx) {
+    const __m256 vm = _mm256_set1_ps(mx);
+    __m256 vsum = _mm256_setzero_ps();
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = tern_exp256(_mm256_sub_ps(_mm256_loadu_ps(s + i), vm));
+        _mm256_storeu_ps(s + i, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    float sum = tern_hsum256(vsum);
+    for (; i < n; i++) {
+        s[i] = expf(s[i] - mx);
+        sum += s[i];
+    }
+    return 1.0f / sum;
+}
+
 /* ---- one token (decode) -------------------------------------------------------------------------- */
 
 static void attn_task(void *ctx, int32_t task, int32_t thread) {
@@ -185,20 +203,7 @@ static void attn_task(void *ctx, int32_t task, int32_t thread) {
             float *sc = scores + (size_t)g * kv->n_ctx;
             float m = -INFINITY;
             for (int32_t i = 0; i < n; i++) m = sc[i] > m ? sc[i] : m;
-            const __m256 vm = _mm256_set1_ps(m);
-            __m256 vs = _mm256_setzero_ps();
-            int32_t i = 0;
-            for (; i + 8 <= n; i += 8) {
-                const __m256 e = tern_exp256(_mm256_sub_ps(_mm256_loadu_ps(sc + i), vm));
-                _mm256_storeu_ps(sc + i, e);
-                vs = _mm256_add_ps(vs, e);
-            }
-            float sum = tern_hsum256(vs);
-            for (; i < n; i++) {
-                sc[i] = expf(sc[i] - m);
-                sum += sc[i];
-            }
-            inv_sum[g] = 1.0f / sum;
+            inv_sum[g] = exp_weights(sc, n, m);
         }
 
         /* o_g = sum_i e_gi V[idx[i]] / sum_g, 16 dims of four rows at a time in registers */
@@ -279,21 +284,7 @@ static void attn_block_task(void *ctx, int32_t task, int32_t thread) {
             if (pp > p && !(j->mask == TERN_MASK_BLOCK && stamp[pp] == kv->epoch)) sr[i] = -INFINITY;
             mx = sr[i] > mx ? sr[i] : mx;
         }
-        /* exp(-inf - mx) is 0: masked keys get no weight */
-        const __m256 vm = _mm256_set1_ps(mx);
-        __m256 vsum = _mm256_setzero_ps();
-        int32_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-            const __m256 e = tern_exp256(_mm256_sub_ps(_mm256_loadu_ps(sr + i), vm));
-            _mm256_storeu_ps(sr + i, e);
-            vsum = _mm256_add_ps(vsum, e);
-        }
-        float sum = tern_hsum256(vsum);
-        for (; i < n; i++) {
-            sr[i] = expf(sr[i] - mx);
-            sum += sr[i];
-        }
-        inv_sum[r] = 1.0f / sum;
+        inv_sum[r] = exp_weights(sr, n, mx); /* exp(-inf - mx) is 0: masked keys get no weight */
     }
 
     /* out_r = sum_i w_ri V[idx[i]] / sum_r: 4 rows x 16 dims of accumulators, each value row read once per 4 rows */

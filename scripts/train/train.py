@@ -114,8 +114,11 @@ def main():
         torch.set_rng_state(ck["rng"]["torch"])
         np.random.set_state(ck["rng"]["numpy"])
         random.setstate(ck["rng"]["python"])
-    if a["dlm_start"] >= 0:
-        extra["dlm_from"] = min(extra.get("dlm_from") or a["dlm_start"], a["dlm_start"])
+    prev = extra.get("dlm_from")
+    if prev is None or prev > step:
+        # not begun yet: the latest --dlm-start decides (-1: only the accuracy rule); once begun, it stays on
+        if "dlm_start" in given or prev is None:
+            extra["dlm_from"] = max(step, a["dlm_start"]) if a["dlm_start"] >= 0 else None
     json.dump(a, open(os.path.join(run_dir, "args.json"), "w"), indent=2)
     emb, body = model.n_params()
     print(f"run {name}: step {step}/{a['steps']}, {body / 1e6:.2f} M ternary + {emb / 1e6:.2f} M embedding parameters, "

@@ -38,6 +38,7 @@ const serveSchema = z.object({
   "dlm-confidence": z.enum(["prob", "margin"]),
   "dlm-max-steps": z.coerce.number().int().min(1).max(1024),
   "dlm-attention": z.enum(["auto", "causal", "block"]),
+  "dlm-lookahead": z.enum(["true", "false"]).transform((v) => v === "true"),
   "mask-token-id": z.coerce.number().int().min(0).optional(),
   "api-key": z.string().min(8, "an API key needs at least 8 characters").optional(),
   "api-key-file": z.string().min(1).optional(),
@@ -74,6 +75,7 @@ const DEFAULTS: Record<keyof ServeConfig, string | undefined> = {
   "dlm-confidence": DLM_DEFAULTS.confidence,
   "dlm-max-steps": String(DLM_DEFAULTS.maxStepsPerBlock),
   "dlm-attention": "auto",
+  "dlm-lookahead": String(DLM_DEFAULTS.lookahead),
   "mask-token-id": undefined,
   "api-key": undefined,
   "api-key-file": undefined,
@@ -88,7 +90,7 @@ const DEFAULTS: Record<keyof ServeConfig, string | undefined> = {
 };
 
 /** Options that may be given without a value (`--dlm` ≡ `--dlm true`). */
-const BOOLEAN_FLAGS = new Set(["dlm", "benchmark"]);
+const BOOLEAN_FLAGS = new Set(["dlm", "benchmark", "dlm-lookahead"]);
 
 const HELP: Record<keyof ServeConfig, string> = {
   engine: "inference engine: native (our kernels) or llama (llama.cpp)",
@@ -112,6 +114,7 @@ const HELP: Record<keyof ServeConfig, string> = {
   "dlm-confidence": "block diffusion: prob (top-1 probability) or margin (top-1 minus top-2)",
   "dlm-max-steps": "block diffusion: most steps per sub-block",
   "dlm-attention": "block diffusion: attention inside a block (auto: from the model, else block)",
+  "dlm-lookahead": "block diffusion, block attention: also decode the rest of the block as masks (false: faster)",
   "mask-token-id": "block diffusion: the mask token, when the model does not declare one",
   "api-key": "require this key (Authorization: Bearer or x-api-key); /health and /ready stay open",
   "api-key-file": "read the API key(s) from a file, one per line",
@@ -181,6 +184,7 @@ function dlmConfigOf(cfg: ServeConfig): DlmConfig {
     confidence: cfg["dlm-confidence"],
     maxStepsPerBlock: cfg["dlm-max-steps"],
     attention: cfg["dlm-attention"] === "auto" ? null : cfg["dlm-attention"],
+    lookahead: cfg["dlm-lookahead"],
     maskToken: cfg["mask-token-id"] ?? null,
   };
 }

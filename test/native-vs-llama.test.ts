@@ -170,8 +170,8 @@ describe("block diffusion: native and llama.cpp take the same decisions", () => 
     expect(got).toEqual(want);
   });
 
-  test("greedy sub-blocks with block attention, and causal passes", () => {
-    for (const d of [dlm({ mode: "greedy", blockSize: 8, subBlockSize: 8 }), dlm({ attention: "causal", threshold: 0.3 })]) {
+  test("greedy sub-blocks with block attention, causal passes, and passes without lookahead", () => {
+    for (const d of [dlm({ mode: "greedy", blockSize: 8, subBlockSize: 8 }), dlm({ attention: "causal", threshold: 0.3 }), dlm({ lookahead: false })]) {
       const ll = llama(2);
       const want = decisions(ll, prompts, d);
       ll.close();
@@ -188,6 +188,7 @@ describe("block diffusion: native and llama.cpp take the same decisions", () => 
       dlm({ blockSize: 8, subBlockSize: 8, mode: "greedy" }),
       dlm({ blockSize: 16, subBlockSize: 4, threshold: 0.5 }),
       dlm({ blockSize: 8, subBlockSize: 8, mode: "greedy", attention: "causal" }),
+      dlm({ blockSize: 32, subBlockSize: 8, threshold: 0.5, lookahead: false }),
     ]) {
       const r = probeCommittedCache(e, prompt, job(prompt, 24, o));
       expect(r.generated.length).toBe(24);

@@ -97,7 +97,7 @@ describe("bad requests", () => {
     logprobs: ["yes"],
     top_logprobs: [-1, 21, "x"],
     model: [5, "nope-model"],
-    dlm: ["fast", { block_size: 0 }, { threshold: -1 }, { mode: "wild" }, true],
+    dlm: ["fast", { block_size: 0 }, { threshold: -1 }, { mode: "wild" }, { lookahead: "no" }, true],
     user: [5, "u".repeat(1000)],
     stream_options: ["x", { include_usage: "yes" }],
     ignore_eos: ["no"],

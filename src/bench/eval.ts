@@ -3,6 +3,7 @@
 //
 //   bun run eval [--model FILE] [--engines native,llama] [--limit N] [--threads N] [--parallel N]
 //                [--json FILE] [--dlm-threshold 0.9] [--dlm-block-size 32] [--dlm-sub-block-size 8]
+//                [--dlm-lookahead true|false]
 //
 // --parallel (default 1) is how many requests run at once. One at a time, tokens/s is what one user
 // sees, the figure block diffusion is meant to raise; with several, plain decoding batches across them too.
@@ -92,6 +93,9 @@ async function main(argv: string[]): Promise<void> {
   const threads = Number(arg(argv, "--threads") ?? "1");
   const parallel = Number(arg(argv, "--parallel") ?? "1");
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new Error(`--parallel must be an integer in [1, 64], got ${arg(argv, "--parallel")}`);
+  const look = arg(argv, "--dlm-lookahead") ?? String(DLM_DEFAULTS.lookahead);
+  if (look !== "true" && look !== "false") throw new Error(`--dlm-lookahead must be true or false, got ${look}`);
+  const lookahead = look === "true";
   const results: RunResult[] = [];
   for (const name of engines) {
     const engine = openEngine({ engine: name, model, nCtx: 512, nBatch: 512, nParallel: parallel, threads, queueLimit: 1, queueTimeoutMs: 1 });
@@ -101,6 +105,7 @@ async function main(argv: string[]): Promise<void> {
         threshold: Number(arg(argv, "--dlm-threshold") ?? DLM_DEFAULTS.threshold),
         blockSize: Number(arg(argv, "--dlm-block-size") ?? DLM_DEFAULTS.blockSize),
         subBlockSize: Number(arg(argv, "--dlm-sub-block-size") ?? DLM_DEFAULTS.subBlockSize),
+        lookahead,
       };
       const modes: ["ar" | "dlm", Job["dlm"]][] = [["ar", null]];
       if (engine.info.maskToken !== null) modes.push(["dlm", resolveDlm(dlmCfg, engine.info)]);
@@ -129,7 +134,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const families = [...new Set(items.map((i) => i.family))];
   const lines = [
-    `model ${model}, ${items.length} held-out items, greedy, ${threads} thread(s), ${parallel} request(s) at a time`,
+    `model ${model}, ${items.length} held-out items, greedy, ${threads} thread(s), ${parallel} request(s) at a time, DLM lookahead ${lookahead ? "on" : "off"}`,
     "",
     `| engine | mode | exact match | ${families.join(" | ")} | generation tokens/s | end-to-end tokens/s | tokens/pass |`,
     `|---|---|---|${families.map(() => "---|").join("")}---|---|---|`,

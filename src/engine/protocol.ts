@@ -14,6 +14,9 @@ export interface DlmOptions {
   mode: "greedy" | "iterative" | "adaptive";
   maxStepsPerBlock: number;
   attention: AttentionMode;
+  /** Block attention: also decode the rest of the current block as masks after the sub-block (the
+   * training layout). Off: only the sub-block, a shorter and cheaper pass. Absent means on. */
+  lookahead?: boolean;
 }
 
 /** One generation: a prompt and how to continue it. */

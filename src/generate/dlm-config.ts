@@ -14,6 +14,8 @@ export interface DlmConfig {
   maxStepsPerBlock: number;
   /** null: from the model's metadata, else `block`. */
   attention: DlmOptions["attention"] | null;
+  /** With block attention, decode the rest of the block as lookahead masks (see DlmOptions). */
+  lookahead: boolean;
   /** null: from the model (metadata key, or a token named |<MASK>| / <|mask|>). */
   maskToken: number | null;
 }
@@ -27,6 +29,7 @@ export const DLM_DEFAULTS: DlmConfig = {
   mode: "iterative",
   maxStepsPerBlock: 16,
   attention: null,
+  lookahead: true,
   maskToken: null,
 };
 
@@ -39,6 +42,7 @@ export interface DlmOverride {
   mode?: DlmOptions["mode"];
   max_steps_per_block?: number;
   attention?: DlmOptions["attention"];
+  lookahead?: boolean;
 }
 
 export class DlmConfigError extends Error {}
@@ -61,5 +65,6 @@ export function resolveDlm(c: DlmConfig, info: ModelInfo, over: DlmOverride = {}
     mode: over.mode ?? c.mode,
     maxStepsPerBlock: over.max_steps_per_block ?? c.maxStepsPerBlock,
     attention: over.attention ?? c.attention ?? info.dlmAttention ?? "block",
+    lookahead: over.lookahead ?? c.lookahead,
   };
 }

@@ -72,6 +72,21 @@ describe("block diffusion limits on a deterministic engine", () => {
     expect(r.done.timings.forwardPasses).toBe(7);
     expect(r.done.timings.tokensPerPass).toBeCloseTo(32 / 7, 5);
   });
+
+  test("block passes carry the rest of the block as lookahead masks, or only the sub-block without lookahead", () => {
+    const blockPasses = (lookahead: boolean | undefined) => {
+      const e = new FakeEngine({ nBatch: 64 });
+      const [r] = runAll(e, [job([97], 32, dlm({ maskToken: 33, blockSize: 32, subBlockSize: 8, mode: "greedy", lookahead }), { ignoreEos: true })]);
+      return { sizes: e.decodes.filter((d) => d.attention === "block").map((d) => d.n), text: r.text };
+    };
+    const on = blockPasses(undefined), off = blockPasses(false);
+    expect(on.sizes).toEqual([32, 24, 16, 8]);
+    expect(blockPasses(true).sizes).toEqual(on.sizes);
+    expect(off.sizes).toEqual([8, 8, 8, 8]);
+    // the fake engine's predictions do not depend on context, so both give the same tokens
+    expect(off.text).toBe(on.text);
+    expect(on.text.length).toBe(32);
+  });
 });
 
 describe("block diffusion on a real model (llama engine, random fixture)", () => {

@@ -20,6 +20,7 @@ const dlm = z
       mode: z.enum(["greedy", "iterative", "adaptive"]).optional(),
       max_steps_per_block: z.number().int().min(1).max(1024).optional(),
       attention: z.enum(["causal", "block"]).optional(),
+      lookahead: z.boolean().optional(),
     }),
   ])
   .nullish();

@@ -74,8 +74,10 @@ class Packer:
             self.index += 1
 
 
-def windows(ids, meta, eot, rng):
-    """Block-pass windows of one document's replies: (s, end, e) = window [s, end), reply ends at e."""
+def windows(ids, meta, eot, rng, lookahead=True):
+    """Block-pass windows of one document's replies: (s, end, e) = window [s, end), reply ends at e.
+    With lookahead the window runs to the end of the block (masks after the sub-block), else it is the
+    sub-block alone, as the decoder's block passes with and without `lookahead`."""
     out = []
     for r in np.flatnonzero(meta & ANSWER_START):
         ends = np.flatnonzero(ids[r:] == eot)
@@ -84,11 +86,12 @@ def windows(ids, meta, eot, rng):
         e = r + ends[0]
         for b in range(r, e + 1, BLOCK):
             j = rng.integers(0, (e - b) // SUB + 1) if e - b < BLOCK else rng.integers(0, BLOCK // SUB)
-            out.append((b + SUB * j, b + BLOCK, e))
+            s = b + SUB * j
+            out.append((s, b + BLOCK if lookahead else min(b + BLOCK, s + SUB), e))
     return out
 
 
-def make_batch(rows, T, mask_id, eot, rng, dlm):
+def make_batch(rows, T, mask_id, eot, rng, dlm, lookahead=True):
     """rows: per row, the documents from Packer.row(). Returns a dict of tensors (see train.py)."""
     B = len(rows)
     per_row = []
@@ -100,7 +103,7 @@ def make_batch(rows, T, mask_id, eot, rng, dlm):
             tok.append(ids); meta.append(m)
             pos.append(np.arange(len(ids))); doc.append(np.full(len(ids), d))
             if dlm:
-                wins += [(d, off, s, end, e) for (s, end, e) in windows(ids, m, eot, rng)]
+                wins += [(d, off, s, end, e) for (s, end, e) in windows(ids, m, eot, rng, lookahead)]
             off += len(ids)
         per_row.append((np.concatenate(tok), np.concatenate(pos), np.concatenate(doc), np.concatenate(meta), wins))
     n_noisy = max(sum(end - s for (_, _, s, end, _) in r[4]) for r in per_row) if dlm else 0

@@ -36,7 +36,7 @@ def ar_generate(model, prompt, eog, max_new=64):
     return out
 
 
-def dlm_generate(model, prompt, eog, mask_id, max_new=64, threshold=0.9, block=32, sub=8, max_steps=16):
+def dlm_generate(model, prompt, eog, mask_id, max_new=64, threshold=0.9, block=32, sub=8, max_steps=16, lookahead=True):
     """Returns (tokens, forward passes). Mirrors DlmSequence: see dlm.ts for the why of each step."""
     logits, caches = _run(model, prompt, 0, None, True)
     next_row = logits[-1]
@@ -45,7 +45,7 @@ def dlm_generate(model, prompt, eog, mask_id, max_new=64, threshold=0.9, block=3
         w = min(sub, block - fill, max_new - len(out))
         if w <= 0:
             return out, passes
-        look = block - fill - w
+        look = block - fill - w if lookahead else 0
         win, done, steps, eog_seen = [mask_id] * w, [False] * w, 0, False
         rows = None
 
@@ -111,7 +111,7 @@ class Detok:
         return out.decode("utf-8", errors="replace")
 
 
-def evaluate(model, items, detok, eog, mask_id, dlm=True, max_new=64, threshold=0.9):
+def evaluate(model, items, detok, eog, mask_id, dlm=True, max_new=64, threshold=0.9, lookahead=True):
     """Exact-match accuracy per family (AR, and DLM with tokens per pass)."""
     model.eval()
     res = {"ar": {}, "dlm": {}, "tokens": 0, "passes": 0}
@@ -123,7 +123,7 @@ def evaluate(model, items, detok, eog, mask_id, dlm=True, max_new=64, threshold=
         if len(examples) < 3 and got != it["answer"]:
             examples.append((it["prompt"], it["answer"], got))
         if dlm:
-            toks, passes = dlm_generate(model, it["prompt_ids"], eog, mask_id, max_new, threshold)
+            toks, passes = dlm_generate(model, it["prompt_ids"], eog, mask_id, max_new, threshold, lookahead=lookahead)
             res["dlm"].setdefault(fam, []).append(detok(toks).strip() == it["answer"])
             res["tokens"] += len([t for t in toks if t not in eog])
             res["passes"] += passes

@@ -32,12 +32,17 @@ def fake_doc(rng, n_prompt, n_answer):
 
 class LayoutMatchesDecoder(unittest.TestCase):
     def test_windows_and_clean_rows(self):
+        for lookahead in (True, False):
+            with self.subTest(lookahead=lookahead):
+                self.check_layout(lookahead)
+
+    def check_layout(self, lookahead):
         torch.manual_seed(0)
         rng = np.random.default_rng(0)
         model = Model(Config(vocab_size=64, dim=64, n_layers=2, n_heads=2, n_kv_heads=1, ffn_dim=128))
         model.eval()
         docs = [fake_doc(rng, 7, 45), fake_doc(rng, 5, 6), fake_doc(rng, 9, 20)]
-        b = make_batch([docs], 128, MASK, EOT, np.random.default_rng(1), True)
+        b = make_batch([docs], 128, MASK, EOT, np.random.default_rng(1), True, lookahead)
         with torch.no_grad():
             h, _ = model.hidden(b["tokens"], b["pos"], b["allowed"])
             logits = model.logits(h[0])
@@ -49,16 +54,19 @@ class LayoutMatchesDecoder(unittest.TestCase):
             self.assertLess((logits[off:off + len(ids)] - want).abs().max().item(), 1e-3)
             off += len(ids)
         # noisy part: every window gives the logits of the decoder's block pass after its committed prefix
-        n_windows = 0
+        n_windows, lengths = 0, []
         for row, at, n, d, s in b["windows"]:
             ids = docs[d][0]
             _, caches = _run(model, ids[:s].tolist(), 0, None, True)
             want, _ = _run(model, toks[at:at + n].tolist(), s, caches, False)
             self.assertEqual(pos[at:at + n].tolist(), list(range(s, s + n)))
+            lengths.append(n)
             self.assertEqual(int(b["allowed"][0, at, :128].sum()), s, "a window sees exactly its committed prefix")
             self.assertLess((logits[at:at + n] - want).abs().max().item(), 1e-3)
             n_windows += 1
         self.assertGreater(n_windows, 3)
+        # a window runs from its sub-block to the end of its block (8, 16, 24 or 32), or is the sub-block alone
+        self.assertTrue(all(n % 8 == 0 for n in lengths) and max(lengths) == (32 if lookahead else 8), lengths)
         # every DLM target is the next real token of a masked sub-block position
         idx, tgt, w, _ = b["dlm"]
         self.assertTrue(bool((toks.reshape(-1)[idx + 1] == MASK).all()))

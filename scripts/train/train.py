@@ -30,7 +30,7 @@ DEFAULTS = {
     "data": os.path.join(HERE, "data"), "runs": os.path.join(HERE, "runs"), "seed": 1,
     "dim": 256, "layers": 6, "heads": 4, "kv_heads": 4, "ffn": 768,
     "T": 256, "batch": 16, "micro": 4, "steps": 20000, "lr": 2e-3, "min_lr_frac": 0.1, "warmup": 300, "decay_frac": 0.2,
-    "wd": 0.05, "clip": 1.0, "dlm_start": -1, "dlm_start_acc": 0.9, "dlm_frac": 0.5, "dlm_weight": 1.0,
+    "wd": 0.05, "clip": 1.0, "dlm_start": -1, "dlm_start_acc": 0.9, "dlm_frac": 0.5, "dlm_weight": 1.0, "dlm_lookahead": 1,
     "log_every": 10, "eval_every": 500, "eval_n": 10, "ckpt_every": 100, "snapshot_every": 2000,
     "max_minutes": 0.0, "threads": 1,
 }
@@ -77,7 +77,7 @@ def main():
     ck = None
     if resume:
         ck = torch.load(ckpt_path)
-        a = dict(ck["args"])
+        a = {**DEFAULTS, **ck["args"]}  # options added since the run began take their defaults
         a["max_minutes"] = DEFAULTS["max_minutes"]  # a limit of one invocation, not of the run
         for k, v in given.items():
             if k in SHAPE and v != a[k]:
@@ -147,7 +147,7 @@ def main():
         vp = Packer(val, a["T"], 12345)
         tot = {"all": [0.0, 0.0], "answers": [0.0, 0.0], "dlm": [0.0, 0.0]}
         for i in range(12):
-            b = make_batch([vp.row() for _ in range(a["micro"])], a["T"], mask_id, eot, np.random.default_rng([7, i]), True)
+            b = make_batch([vp.row() for _ in range(a["micro"])], a["T"], mask_id, eot, np.random.default_rng([7, i]), True, bool(a["dlm_lookahead"]))
             h, _ = model.hidden(b["tokens"], b["pos"], b["allowed"])
             h = h.reshape(-1, cfg.dim)
             for key, (idx, tgt, w, cls) in (("all", b["ar"]), ("dlm", b["dlm"])):
@@ -174,8 +174,8 @@ def main():
         rng = np.random.default_rng([a["seed"], 1, step])
         n_mb = a["batch"] // a["micro"]
         n_dlm = round(n_mb * a["dlm_frac"]) if dlm else 0  # micro-batches that carry noisy windows
-        mbs = [make_batch([packer.row() for _ in range(a["micro"])], a["T"], mask_id, eot, rng, i < n_dlm)
-               for i in range(n_mb)]
+        mbs = [make_batch([packer.row() for _ in range(a["micro"])], a["T"], mask_id, eot, rng, i < n_dlm,
+                          bool(a["dlm_lookahead"])) for i in range(n_mb)]
         w_ar = float(sum(mb["ar"][2].sum() for mb in mbs))
         w_dlm = float(sum(mb["dlm"][2].sum() for mb in mbs))
         opt.zero_grad(set_to_none=True)
@@ -224,7 +224,7 @@ def main():
         if step % a["eval_every"] == 0 or step == a["steps"]:
             t0 = time.time()
             vl = val_loss()
-            ev = evaluate(model, eval_items, detok, {eot, eos}, mask_id, dlm=dlm)
+            ev = evaluate(model, eval_items, detok, {eot, eos}, mask_id, dlm=dlm, lookahead=bool(a["dlm_lookahead"]))
             rec = {"step": step, "val": vl, **ev, "eval_seconds": time.time() - t0}
             fam = " ".join(f"{k} {v:.2f}" for k, v in ev["ar_by_family"].items())
             print(f"eval {step}: val ar {vl['all']:.4f} answers {vl['answers']:.4f} dlm {vl['dlm']:.4f} | "

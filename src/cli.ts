@@ -114,7 +114,7 @@ const HELP: Record<keyof ServeConfig, string> = {
   "dlm-confidence": "block diffusion: prob (top-1 probability) or margin (top-1 minus top-2)",
   "dlm-max-steps": "block diffusion: most steps per sub-block",
   "dlm-attention": "block diffusion: attention inside a block (auto: from the model, else block)",
-  "dlm-lookahead": "block diffusion, block attention: also decode the rest of the block as masks (false: faster)",
+  "dlm-lookahead": "block diffusion, block attention: also decode the rest of the block as masks (slower; the training layout)",
   "mask-token-id": "block diffusion: the mask token, when the model does not declare one",
   "api-key": "require this key (Authorization: Bearer or x-api-key); /health and /ready stay open",
   "api-key-file": "read the API key(s) from a file, one per line",

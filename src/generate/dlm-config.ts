@@ -14,7 +14,8 @@ export interface DlmConfig {
   maxStepsPerBlock: number;
   /** null: from the model's metadata, else `block`. */
   attention: DlmOptions["attention"] | null;
-  /** With block attention, decode the rest of the block as lookahead masks (see DlmOptions). */
+  /** With block attention, decode the rest of the block as lookahead masks (see DlmOptions). Off by
+   * default: on the default model it costs 2.4x the DLM time for the same accuracy (README). */
   lookahead: boolean;
   /** null: from the model (metadata key, or a token named |<MASK>| / <|mask|>). */
   maskToken: number | null;
@@ -29,7 +30,7 @@ export const DLM_DEFAULTS: DlmConfig = {
   mode: "iterative",
   maxStepsPerBlock: 16,
   attention: null,
-  lookahead: true,
+  lookahead: false,
   maskToken: null,
 };
 

@@ -19,7 +19,7 @@ import type { DlmOptions, Job, JobEvent } from "../src/engine/protocol.ts";
 import { Scheduler } from "../src/engine/scheduler.ts";
 import { defaultSampling } from "../src/generate/sampler.ts";
 import { ENGLISH_TEXT } from "./support/english-text.ts";
-import { argmax, batchOf } from "./support/greedy.ts";
+import { argmax, batchOf, maxAbsDiff } from "./support/greedy.ts";
 
 const fx = ensureFixtures();
 const PATH = fx.paths.bitnet.tq2_0;
@@ -55,9 +55,7 @@ function agreement(a: Float32Array, b: Float32Array, n: number, V = VOCAB): Agre
   for (let t = 0; t < n; t++) {
     const ra = a.subarray(t * V, (t + 1) * V), rb = b.subarray(t * V, (t + 1) * V);
     if (argmax(ra) === argmax(rb)) same++;
-    let m = 0;
-    for (let j = 0; j < V; j++) m = Math.max(m, Math.abs(ra[j] - rb[j]));
-    pos.push(m);
+    pos.push(maxAbsDiff(ra, rb));
   }
   const sorted = [...pos].sort((x, y) => x - y);
   return { top1: same / n, maxDiff: sorted[n - 1], medianPosDiff: sorted[n >> 1], within1e4: pos.filter((d) => d < 1e-4).length / n };
@@ -133,7 +131,7 @@ describe("native vs llama.cpp, teacher-forced over 512 tokens of English", () =>
 
 const greedy = { ...defaultSampling, temperature: 0 };
 function dlm(o: Partial<DlmOptions> = {}): DlmOptions {
-  return { maskToken: MASK, blockSize: 16, subBlockSize: 8, threshold: 0.5, confidence: "prob", mode: "iterative", maxStepsPerBlock: 32, attention: "block", ...o };
+  return { maskToken: MASK, blockSize: 16, subBlockSize: 8, threshold: 0.5, confidence: "prob", mode: "iterative", maxStepsPerBlock: 32, attention: "block", lookahead: true, ...o };
 }
 function job(prompt: number[], maxTokens: number, d: DlmOptions): Job {
   return { prompt: { tokens: prompt }, maxTokens, stop: [], sampling: greedy, logprobs: null, dlm: d, ignoreEos: true };

@@ -10,6 +10,7 @@ import { ensureFixtures, generateBitnet2B, REPO_ROOT } from "../../scripts/fixtu
 import { barChart, type Bar } from "./chart.ts";
 import { concurrencyTable, runConcurrency, type ConcurrencyRow } from "./concurrency.ts";
 import { runLlamaBench, type LlamaBenchRow } from "./llama-bench.ts";
+import { arg } from "./args.ts";
 
 interface EngineRow {
   engine: string;
@@ -25,11 +26,6 @@ interface GenRow {
   decodeTokPerS: number;
   prefillTokPerS: number;
   tokensPerPass: number | null;
-}
-
-function arg(argv: string[], flag: string): string | undefined {
-  const i = argv.indexOf(flag);
-  return i >= 0 ? argv[i + 1] : undefined;
 }
 
 function runChild(args: string[]): string {

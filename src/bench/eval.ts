@@ -10,13 +10,14 @@
 // Generation tokens/s leaves out each prompt's prefill (its timings' generationMs); end-to-end includes it.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderChat } from "../chat/template.ts";
+import { needsBos, renderChat } from "../chat/template.ts";
 import type { Engine } from "../engine/engine.ts";
 import { openEngine } from "../engine/open.ts";
 import type { Job, JobEvent } from "../engine/protocol.ts";
 import { Scheduler } from "../engine/scheduler.ts";
 import { DLM_DEFAULTS, resolveDlm } from "../generate/dlm-config.ts";
 import { defaultSampling } from "../generate/sampler.ts";
+import { arg } from "./args.ts";
 
 const root = join(import.meta.dir, "..", "..");
 
@@ -40,12 +41,7 @@ interface RunResult {
   tokensPerPass: number | null;
 }
 
-function arg(argv: string[], flag: string): string | undefined {
-  const i = argv.indexOf(flag);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-
-/** Runs every item through the real scheduler, several sequences at a time, greedy. */
+/** Runs every item through the real scheduler (the engine's nSeqMax requests at a time), greedy. */
 function runAll(engine: Engine, items: Item[], dlm: Job["dlm"]): { outputs: string[]; tokens: number; passes: number; seconds: number; generationS: number } {
   const info = engine.info;
   const outputs = items.map(() => "");
@@ -69,7 +65,7 @@ function runAll(engine: Engine, items: Item[], dlm: Job["dlm"]): { outputs: stri
       addGenerationPrompt: true,
     });
     s.submit(i, {
-      prompt: { text, addSpecial: info.addBos && !(info.bosText !== "" && text.startsWith(info.bosText)), parseSpecial: true },
+      prompt: { text, addSpecial: needsBos(text, info), parseSpecial: true },
       maxTokens: 96,
       stop: [],
       sampling: { ...defaultSampling, temperature: 0 },

@@ -18,6 +18,7 @@ import { LlamaEngine } from "../engine/llama/llama-engine.ts";
 import { NativeEngine } from "../engine/native/native-engine.ts";
 import { readHparams } from "../engine/model-file.ts";
 import { openGguf } from "../gguf/reader.ts";
+import { arg } from "./args.ts";
 
 type EngineName = "native-q8" | "native" | "llama";
 const ENGINES: readonly EngineName[] = ["native-q8", "native", "llama"];
@@ -34,11 +35,6 @@ interface ChildResult {
   peakRssMiB: number;
   kvMiB: number;
   detail: string;
-}
-
-function arg(argv: string[], flag: string): string | undefined {
-  const i = argv.indexOf(flag);
-  return i >= 0 ? argv[i + 1] : undefined;
 }
 
 // ---- one engine, in a child process ----------------------------------------------------------------
@@ -82,11 +78,16 @@ function generate(e: Engine, b: Batch, n: number): number {
   return n / ((performance.now() - t0) / 1000);
 }
 
-function llamaBytesPerToken(path: string): number {
+/** What the llama engine reads per decoded token (layer matrices and the head) and its KV cache (F16, nCtx 1024). */
+function llamaFacts(path: string): { bytesPerToken: number; kvMiB: number } {
   const f = openGguf(path);
   let bytes = 0;
   for (const t of f.tensors) if (/^blk\.\d+\..*\.weight$/.test(t.name) && t.shape.length === 2) bytes += t.byteSize;
-  return bytes + (f.tensor("output.weight") ?? f.tensor("token_embd.weight"))!.byteSize;
+  const hp = readHparams(f);
+  return {
+    bytesPerToken: bytes + (f.tensor("output.weight") ?? f.tensor("token_embd.weight"))!.byteSize,
+    kvMiB: (2 * 2 * hp.nLayers * 1024 * hp.nKvHeads * hp.headDim) / 2 ** 20, // K and V
+  };
 }
 
 /**
@@ -174,13 +175,11 @@ function warmPageCache(path: string): void {
 
 /** The machine's DRAM read bandwidth (GB/s) by thread count (1, 2), from libternary's bench if built. */
 function dramReadGBs(): Record<number, number> | null {
-  for (const bin of [join(REPO_ROOT, "build", "bin", "ternary-bench"), join(REPO_ROOT, "build", "ternary", "ternary-bench")]) {
-    if (!existsSync(bin)) continue;
-    const p = Bun.spawnSync([bin, "0.3", "dram-read"], { stdout: "pipe", stderr: "pipe" });
-    const rows = [...p.stdout.toString().matchAll(/dram-read .* (\d+)T .* (\d+\.\d+) GB\/s/g)];
-    if (rows.length > 0) return Object.fromEntries(rows.map((m) => [Number(m[1]), Number(m[2])]));
-  }
-  return null;
+  const bin = join(REPO_ROOT, "build", "bin", "ternary-bench"); // published by setup
+  if (!existsSync(bin)) return null;
+  const p = Bun.spawnSync([bin, "0.3", "dram-read"], { stdout: "pipe", stderr: "pipe" });
+  const rows = [...p.stdout.toString().matchAll(/dram-read .* (\d+)T .* (\d+\.\d+) GB\/s/g)];
+  return rows.length > 0 ? Object.fromEntries(rows.map((m) => [Number(m[1]), Number(m[2])])) : null;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -225,11 +224,7 @@ async function main(argv: string[]): Promise<void> {
   for (let i = 0; i < children.length; i++) {
     const t = await children[i].ask<{ peakRssMiB: number; bytesPerToken: number; kvMiB: number; detail: string }>({ done: true });
     Object.assign(results[i], t);
-    if (results[i].engine === "llama") {
-      results[i].bytesPerToken = llamaBytesPerToken(model);
-      const hp = readHparams(openGguf(model));
-      results[i].kvMiB = (2 * 2 * hp.nLayers * 1024 * hp.nKvHeads * hp.headDim) / 2 ** 20; // K and V, F16, nCtx 1024
-    }
+    if (results[i].engine === "llama") Object.assign(results[i], llamaFacts(model));
   }
 
   // measured before and after the engines, the better of the two: the box may have been busy at one of them

@@ -155,6 +155,14 @@ export function renderChat(
   }
 }
 
+/**
+ * Whether a rendered chat prompt still needs the tokenizer to add BOS: only when the model wants one
+ * and the template did not write it itself (most templates do).
+ */
+export function needsBos(rendered: string, model: { addBos: boolean; bosText: string }): boolean {
+  return model.addBos && !(model.bosText !== "" && rendered.startsWith(model.bosText));
+}
+
 /** The library's own globals: declaring one again is an error, so extra variables may not. */
 const LIBRARY_GLOBALS = new Set([
   "raise_exception",

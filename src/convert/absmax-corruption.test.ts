@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { batchOf } from "../../test/support/greedy.ts";
+import { batchOf, maxAbsDiff } from "../../test/support/greedy.ts";
 import { LlamaEngine } from "../engine/llama/llama-engine.ts";
 import { decodeTq2Block, quantize, unpackTernary } from "../gguf/quants.ts";
 import { openGguf } from "../gguf/reader.ts";
@@ -113,8 +113,7 @@ describe("TQ2_0 from bf16 latent weights", () => {
       }
     };
     const [a, b, c] = [logits(paths.tq2), logits(paths.i2s), logits(paths.absmax)];
-    const maxDiff = (x: Float32Array, y: Float32Array) => x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i])), 0);
-    expect(maxDiff(a, b)).toBe(0); // I2_S loads as a lossless TQ2_0 copy
-    expect(maxDiff(a, c)).toBeGreaterThan(0.5);
+    expect(maxAbsDiff(a, b)).toBe(0); // I2_S loads as a lossless TQ2_0 copy
+    expect(maxAbsDiff(a, c)).toBeGreaterThan(0.5);
   });
 });

@@ -15,8 +15,8 @@ export interface DlmOptions {
   maxStepsPerBlock: number;
   attention: AttentionMode;
   /** Block attention: also decode the rest of the current block as masks after the sub-block (the
-   * training layout). Off: only the sub-block, a shorter and cheaper pass. Absent means on. */
-  lookahead?: boolean;
+   * training layout). Off: only the sub-block, a shorter and cheaper pass. */
+  lookahead: boolean;
 }
 
 /** One generation: a prompt and how to continue it. */

@@ -188,7 +188,7 @@ export class DlmSequence implements Sequence {
     this.w = Math.min(subBlockSize, blockSize - this.blockFill, this.out.room(this.nPast), nBatch);
     if (this.w === 0) return this.end("length", events);
     const rest = blockSize - this.blockFill - this.w; // masks of this block after the sub-block
-    this.look = this.o.attention === "block" && this.o.lookahead !== false ? Math.max(0, Math.min(rest, this.engine.info.nCtx - this.nPast - this.w, nBatch - this.w)) : 0;
+    this.look = this.o.attention === "block" && this.o.lookahead ? Math.max(0, Math.min(rest, this.engine.info.nCtx - this.nPast - this.w, nBatch - this.w)) : 0;
     this.win.fill(this.o.maskToken);
     this.done.fill(0);
     this.steps = 0;

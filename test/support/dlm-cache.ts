@@ -5,7 +5,7 @@ import { expect } from "bun:test";
 import type { Engine } from "../../src/engine/engine.ts";
 import type { Job } from "../../src/engine/protocol.ts";
 import { DlmSequence } from "../../src/generate/dlm.ts";
-import { batchOf } from "./greedy.ts";
+import { batchOf, maxAbsDiff } from "./greedy.ts";
 
 export interface CacheProbe {
   generated: readonly number[];
@@ -38,7 +38,5 @@ export function probeCommittedCache(e: Engine, prompt: number[], job: Job): Cach
   e.kvClear(1);
   e.decode(batchOf(all.slice(0, cached), 0, 1), "causal");
   const fresh = e.decode(batchOf([all[cached]], cached, 1), "causal").slice(0, V);
-  let maxDiff = 0;
-  for (let j = 0; j < V; j++) maxDiff = Math.max(maxDiff, Math.abs(probe[j] - fresh[j]));
-  return { generated: seq.generated, passes, cached, probe, fresh, maxDiff };
+  return { generated: seq.generated, passes, cached, probe, fresh, maxDiff: maxAbsDiff(probe, fresh) };
 }

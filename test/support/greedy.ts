@@ -8,6 +8,13 @@ export function argmax(row: Float32Array): number {
   return best;
 }
 
+/** max |a[i] - b[i]| over the length of `a`. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
 export function batchOf(tokens: number[], start: number, seq = 0, allLogits = false): Batch {
   const n = tokens.length;
   return {

@@ -44,7 +44,6 @@ typedef struct attn_job {
     int32_t mask;
     float *out;
     uint8_t **scratch;
-    int32_t n_blocks;      /* query blocks: tokens kv->blocks[b] .. kv->blocks[b + 1] - 1 */
 } attn_job;
 
 /* Positions a token (or a block of tokens of sequence s whose highest position is p) may see, written
@@ -88,30 +87,31 @@ static inline void transpose8(__m256 r[8]) {
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
+/* One rank-1 step of a 4 x 16 product kept in registers: acc[r] += x[r][i] * (v0 | v1) for the four rows. */
+static inline __attribute__((always_inline)) void rank1_4x16(__m256 acc[4][2], const float *const *x, int32_t i, __m256 v0, __m256 v1) {
+    for (int r = 0; r < 4; r++) {
+        const __m256 b = _mm256_broadcast_ss(x[r] + i);
+        acc[r][0] = _mm256_fmadd_ps(b, v0, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(b, v1, acc[r][1]);
+    }
+}
+
+static inline __attribute__((always_inline)) void zero_4x16(__m256 acc[4][2]) {
+    for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+}
+
 /* s[r][i0 .. i0 + 16) = scale * q_r . K[idx[i0 + j]] for 4 rows, from the transposed tile kt [hd][16].
- * Always 4 rows (the caller repeats a row to fill a short group) so the 8 accumulators stay in registers;
+ * Always 4 rows (the caller repeats a row to fill a short group) so the accumulators stay in registers;
  * only the first `rows` are stored. */
 static inline void score_tile(const float *const *q, int rows, const float *kt, int32_t hd, float scale, float *const *s) {
-    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-    const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];
-    for (int32_t d = 0; d < hd; d++) {
-        const __m256 k0 = _mm256_loadu_ps(kt + (size_t)d * KTILE), k1 = _mm256_loadu_ps(kt + (size_t)d * KTILE + 8);
-        const __m256 b0 = _mm256_broadcast_ss(q0 + d), b1 = _mm256_broadcast_ss(q1 + d);
-        const __m256 b2 = _mm256_broadcast_ss(q2 + d), b3 = _mm256_broadcast_ss(q3 + d);
-        a00 = _mm256_fmadd_ps(b0, k0, a00);
-        a01 = _mm256_fmadd_ps(b0, k1, a01);
-        a10 = _mm256_fmadd_ps(b1, k0, a10);
-        a11 = _mm256_fmadd_ps(b1, k1, a11);
-        a20 = _mm256_fmadd_ps(b2, k0, a20);
-        a21 = _mm256_fmadd_ps(b2, k1, a21);
-        a30 = _mm256_fmadd_ps(b3, k0, a30);
-        a31 = _mm256_fmadd_ps(b3, k1, a31);
-    }
+    __m256 acc[4][2];
+    zero_4x16(acc);
+    for (int32_t d = 0; d < hd; d++) rank1_4x16(acc, q, d, _mm256_loadu_ps(kt + (size_t)d * KTILE), _mm256_loadu_ps(kt + (size_t)d * KTILE + 8));
     const __m256 vs = _mm256_set1_ps(scale);
-    const __m256 lo[4] = {a00, a10, a20, a30}, hi[4] = {a01, a11, a21, a31};
-    for (int r = 0; r < rows; r++) {
-        _mm256_storeu_ps(s[r], _mm256_mul_ps(lo[r], vs));
-        _mm256_storeu_ps(s[r] + 8, _mm256_mul_ps(hi[r], vs));
+    for (int r = 0; r < 4; r++) { /* a constant trip count keeps acc[] in registers */
+        if (r >= rows) break;
+        _mm256_storeu_ps(s[r], _mm256_mul_ps(acc[r][0], vs));
+        _mm256_storeu_ps(s[r] + 8, _mm256_mul_ps(acc[r][1], vs));
     }
 }
 
@@ -119,24 +119,13 @@ static inline void score_tile(const float *const *q, int rows, const float *kt, 
  * 16 dims, else 8. */
 static inline void weigh_values(const float *const *w, int32_t n, const int32_t *idx, const uint8_t *vbase, size_t row_bytes,
                                 int is_f16, int32_t d, int two, __m256 out[4][2]) {
-    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-    const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+    __m256 acc[4][2]; /* a local array (not `out`) so the accumulators live in registers across the loop */
+    zero_4x16(acc);
     for (int32_t i = 0; i < n; i++) {
         const uint8_t *vr = vbase + (size_t)idx[i] * row_bytes;
-        const __m256 v0 = load8(vr, is_f16, d), v1 = two ? load8(vr, is_f16, d + 8) : _mm256_setzero_ps();
-        const __m256 b0 = _mm256_broadcast_ss(w0 + i), b1 = _mm256_broadcast_ss(w1 + i);
-        const __m256 b2 = _mm256_broadcast_ss(w2 + i), b3 = _mm256_broadcast_ss(w3 + i);
-        a00 = _mm256_fmadd_ps(b0, v0, a00);
-        a01 = _mm256_fmadd_ps(b0, v1, a01);
-        a10 = _mm256_fmadd_ps(b1, v0, a10);
-        a11 = _mm256_fmadd_ps(b1, v1, a11);
-        a20 = _mm256_fmadd_ps(b2, v0, a20);
-        a21 = _mm256_fmadd_ps(b2, v1, a21);
-        a30 = _mm256_fmadd_ps(b3, v0, a30);
-        a31 = _mm256_fmadd_ps(b3, v1, a31);
+        rank1_4x16(acc, w, i, load8(vr, is_f16, d), two ? load8(vr, is_f16, d + 8) : _mm256_setzero_ps());
     }
-    out[0][0] = a00, out[0][1] = a01, out[1][0] = a10, out[1][1] = a11;
-    out[2][0] = a20, out[2][1] = a21, out[3][0] = a30, out[3][1] = a31;
+    memcpy(out, acc, sizeof acc);
 }
 
 /* Unnormalised softmax weights in place, s[i] = exp(s[i] - mx); returns 1 / their sum. */
@@ -377,7 +366,7 @@ int32_t tern_attention(tern_pool *pool, tern_kv *kv, int32_t layer, const float 
                                    : (size_t)kv->n_ctx * sizeof(int32_t) + (size_t)MAX_GROUP * kv->n_ctx * sizeof(float);
     int32_t st = tern_pool_reserve(pool, scratch);
     if (st != TERN_OK) return st;
-    attn_job j = {kv, layer, q, seq_ids, positions, n_heads, group, scale, mask, out, pool->scratch, n_blocks};
+    attn_job j = {kv, layer, q, seq_ids, positions, n_heads, group, scale, mask, out, pool->scratch};
     if (blocked) tern_pool_run(pool, attn_block_task, &j, n_blocks * n_kv);
     else tern_pool_run(pool, attn_task, &j, n_tokens * n_kv);
     return TERN_OK;

@@ -52,8 +52,8 @@ INLINE void t2_tokens(const tern_gemm_args *g, const uint8_t *panel, int32_t p, 
 /* One token (decode), where the kernel must keep up with DRAM: per 64-byte vector only four ANDs and
  * four vpdpbusd. Field s is isolated in place (v & 3 << 2s, i.e. 4^s x code) instead of shifted down, so
  * accumulator s holds exactly 4^s x its dot product; the scales come off once at the end with exact
- * arithmetic shifts (|acc3| <= 192 x 128 x k / 4, inside int32 for the cols <= 65536 that matrices take). Dropping the
- * three shifts per vector is what lets one core stream the matrix near DRAM speed. */
+ * arithmetic shifts (|acc3| <= 192 x 128 x k / 4, inside int32 for the cols <= 65536 that matrices take).
+ * Dropping the three shifts per vector shortens the loop that bounds the in-cache ("matvec") rate. */
 static void t2_token1(const tern_gemm_args *g, const uint8_t *panel, int32_t p, int32_t t0) {
     __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
     const __m512i m0 = _mm512_set1_epi8(0x03), m1 = _mm512_set1_epi8(0x0c);

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureFixtures, ensureMicroFixture, FIXTURE_FORMATS, type FixtureArch } from "../../../scripts/fixtures.ts";
-import { argmax, batchOf, greedyTokens } from "../../../test/support/greedy.ts";
+import { argmax, batchOf, greedyTokens, maxAbsDiff as maxDiff } from "../../../test/support/greedy.ts";
 import { ENGLISH_TEXT } from "../../../test/support/english-text.ts";
 import { Model } from "../../../test/support/model-mutants.ts";
 import { openGguf } from "../../gguf/reader.ts";
@@ -32,12 +32,6 @@ function open(path: string, o: Partial<NativeEngineOptions> = {}): NativeEngine 
 
 /** "The quick brown fox jumps over the lazy dog. The fox is a test" with BOS: 16 ordinary tokens. */
 const TOKENS = [128000, 791, 4062, 14198, 39935, 35308, 927, 279, 16053, 5679, 13, 578, 39935, 374, 264, 1296];
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 function expectEngineError(fn: () => unknown, kind: EngineErrorKind, text: string): void {
   try {

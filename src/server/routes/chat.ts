@@ -1,6 +1,6 @@
 // POST /v1/chat/completions: renders the messages with the model's chat template, then generates.
 import type { Hono } from "hono";
-import { ChatTemplateError, renderChat } from "../../chat/template.ts";
+import { ChatTemplateError, needsBos, renderChat } from "../../chat/template.ts";
 import type { AppEnv, AppOptions } from "../app.ts";
 import { checkModel, readJson } from "../app.ts";
 import { ApiError } from "../errors.ts";
@@ -68,10 +68,8 @@ export function chatRoutes(app: Hono<AppEnv>, o: AppOptions): void {
       if (e instanceof ChatTemplateError) throw new ApiError(400, `the chat template failed: ${e.message}`, "invalid_request_error", "messages");
       throw e;
     }
-    // Templates usually write BOS themselves; add it only when the model wants one and the template did not.
-    const addSpecial = info.addBos && !(info.bosText !== "" && prompt.startsWith(info.bosText));
     const job = {
-      prompt: { text: prompt, addSpecial, parseSpecial: true },
+      prompt: { text: prompt, addSpecial: needsBos(prompt, info), parseSpecial: true },
       maxTokens: body.max_completion_tokens ?? body.max_tokens ?? o.defaults.maxTokens,
       stop: stopsFrom(body),
       sampling: samplingFrom(body),

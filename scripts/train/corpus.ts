@@ -3,7 +3,7 @@
 
 import { Gen } from "./gen.ts";
 import { smallTalk, story, storyRequest } from "./stories.ts";
-import { task, type Task } from "./tasks.ts";
+import { task, taskWeights, type Boost, type Task } from "./tasks.ts";
 
 export type Role = "system" | "user" | "assistant";
 
@@ -30,17 +30,20 @@ const SYSTEM_PROMPTS = [
 
 export class Corpus {
   private readonly g: Gen;
+  private readonly weights: number[];
   constructor(
     seed: number,
     private readonly heldOut: ReadonlySet<string>,
+    boost: Boost = {},
   ) {
     this.g = new Gen(seed);
+    this.weights = taskWeights(boost);
   }
 
   /** A task whose prompt is not in the held-out set. */
   private task(): Task {
     for (;;) {
-      const t = task(this.g);
+      const t = task(this.g, this.weights);
       if (!this.heldOut.has(t.prompt)) return t;
     }
   }

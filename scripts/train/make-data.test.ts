@@ -6,7 +6,7 @@ import { createTokenizer } from "../../src/tokenizer/tokenizer.ts";
 import { countWords, learnMerges } from "./bpe-train.ts";
 import { Corpus, evalSet, userPrompts, type Doc } from "./corpus.ts";
 import { Gen } from "./gen.ts";
-import { task } from "./tasks.ts";
+import { parseBoost, task, taskWeights } from "./tasks.ts";
 import { buildVocab, hfTokenizerJson, tokenizerMetadata } from "./vocab-files.ts";
 
 const docs = (seed: number, n: number, heldOut = new Set<string>()): Doc[] => {
@@ -48,6 +48,45 @@ describe("corpus", () => {
         expect(t.answer).toBe(words.reverse().join(" "));
       }
     }
+  });
+});
+
+describe("task mix boost", () => {
+  const shares = (weights?: number[]) => {
+    const g = new Gen(5);
+    const n = new Map<string, number>();
+    for (let i = 0; i < 4000; i++) {
+      const f = task(g, weights).family;
+      n.set(f, (n.get(f) ?? 0) + 1);
+    }
+    return n;
+  };
+
+  test("multiplies the boosted families' shares and leaves the default mix alone", () => {
+    const plain = shares();
+    const boosted = shares(taskWeights(parseBoost("compare=4, lookup=2,copy=0.5")));
+    const share = (m: Map<string, number>, f: string) => (m.get(f) ?? 0) / 4000;
+    // compare: 1 of 26 by default, 4 of 31.5 boosted (lookup 10, copy 1)
+    expect(share(plain, "compare")).toBeCloseTo(1 / 26, 1);
+    expect(share(boosted, "compare")).toBeCloseTo(4 / 31, 1);
+    expect(share(boosted, "compare") / share(plain, "compare")).toBeGreaterThan(2.5);
+    expect(share(boosted, "copy")).toBeLessThan(share(plain, "copy"));
+    expect(taskWeights()).toEqual(taskWeights({}));
+  });
+
+  test("the held-out set is the same whatever the training mix (it never takes a boost)", () => {
+    const prompts = (ts: { prompt: string }[]) => ts.map((t) => t.prompt).join("\n");
+    const held = evalSet(1001, 5);
+    const c = new Corpus(1, new Set(held.map((t) => t.prompt)), parseBoost("lookup=3"));
+    for (let i = 0; i < 50; i++) c.next();
+    expect(prompts(evalSet(1001, 5))).toBe(prompts(held));
+  });
+
+  test("bad --boost values are clear errors", () => {
+    expect(() => parseBoost("lookups=2")).toThrow(/unknown task family "lookups".*lookup/);
+    expect(() => parseBoost("lookup=0")).toThrow(/positive/);
+    expect(() => parseBoost("lookup")).toThrow(/family=factor/);
+    expect(parseBoost("")).toEqual({});
   });
 });
 

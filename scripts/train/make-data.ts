@@ -2,16 +2,22 @@
 // a byte-level BPE learned on it, and the corpus tokenized by the engines' own tokenizer.
 //   bun scripts/train/make-data.ts [--out scripts/train/data] [--seed 1] [--eval-seed 1001]
 //       [--docs 400000] [--val-docs 4000] [--eval-per-family 50] [--vocab 2000]
+//       [--boost compare=3,lookup=2] [--vocab-from scripts/train/data]
+// --boost multiplies task families' shares of the training mix (the held-out set is drawn as always);
+// --vocab-from reuses that directory's tokenizer.json instead of learning one, so a model trained on
+// the old data can continue on the new (train.py --resume --data NEW checks the vocabularies match).
 // Writes into --out: {train,val}.bin (uint16 ids), {train,val}.meta (uint8: loss class | 4 at the
 // first token of an assistant reply), {train,val}.docs (uint32 start of each document, then the end),
-// tokenizer.json, tokenizer_config.json, eval.jsonl (eval set with prompt ids), info.json, samples.txt; and scripts/train/eval-set.jsonl.
+// tokenizer.json, tokenizer_config.json, eval.jsonl (eval set with prompt ids), info.json, samples.txt; and the
+// held-out set as {family, prompt, answer} lines to --eval-set (default scripts/train/eval-set.jsonl, committed).
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createTokenizer, type Tokenizer } from "../../src/tokenizer/tokenizer.ts";
 import { countWords, learnMerges } from "./bpe-train.ts";
 import { Corpus, evalSet, userPrompts, type Doc } from "./corpus.ts";
+import { parseBoost } from "./tasks.ts";
 import { BOS_ID, buildVocab, EOS_ID, EOT, EOT_ID, HEADER_END, HEADER_START, hfTokenizerConfig, hfTokenizerJson, tokenizerMetadata } from "./vocab-files.ts";
 
 const N_FIXED = 262; // 256 bytes + 6 special tokens before the first merge
@@ -27,8 +33,12 @@ const { values: a } = parseArgs({
     "eval-per-family": { type: "string", default: "50" },
     vocab: { type: "string", default: "2000" },
     "bpe-docs": { type: "string", default: "40000" },
+    boost: { type: "string", default: "" },
+    "vocab-from": { type: "string" },
+    "eval-set": { type: "string", default: join(import.meta.dir, "eval-set.jsonl") },
   },
 });
+const boost = parseBoost(a.boost!);
 const seed = Number(a.seed);
 const nDocs = Number(a.docs);
 const nVal = Number(a["val-docs"]);
@@ -40,12 +50,12 @@ const log = (s: string) => console.log(`[${((performance.now() - t0) / 1000).toF
 // ── held-out evaluation set: its own seed, and its prompts are excluded from the corpus ──
 const evalTasks = evalSet(Number(a["eval-seed"]), Number(a["eval-per-family"]));
 const heldOut = new Set(evalTasks.map((t) => t.prompt));
-writeFileSync(join(import.meta.dir, "eval-set.jsonl"), evalTasks.map((t) => JSON.stringify(t)).join("\n") + "\n");
+writeFileSync(a["eval-set"]!, evalTasks.map((t) => JSON.stringify(t)).join("\n") + "\n");
 log(`eval set: ${evalTasks.length} tasks`);
 
 // ── corpus ──
 const gen = (s: number, n: number): Doc[] => {
-  const c = new Corpus(s, heldOut);
+  const c = new Corpus(s, heldOut, boost);
   return Array.from({ length: n }, () => c.next());
 };
 const train = gen(seed, nDocs);
@@ -60,13 +70,18 @@ function docTexts(d: Doc): string[] {
   if (d.kind === "plain") return [d.text];
   return d.messages.flatMap((m) => [m.role, "\n\n" + m.content]);
 }
-const words = countWords(train.slice(0, Number(a["bpe-docs"])).flatMap(docTexts));
-const merges = learnMerges(words, vocabSize - N_FIXED);
+function reusedMerges(dir: string): string[] {
+  const merges = (JSON.parse(readFileSync(join(dir, "tokenizer.json"), "utf8")) as { model?: { merges?: unknown } }).model?.merges;
+  if (!Array.isArray(merges) || !merges.every((m) => typeof m === "string")) throw new Error(`${dir}/tokenizer.json: no BPE merges list`);
+  return merges as string[];
+}
+const words = a["vocab-from"] ? null : countWords(train.slice(0, Number(a["bpe-docs"])).flatMap(docTexts));
+const merges = a["vocab-from"] ? reusedMerges(a["vocab-from"]) : learnMerges(words!, vocabSize - N_FIXED);
 const vocab = buildVocab(merges);
 const tok = createTokenizer(tokenizerMetadata(vocab));
 writeFileSync(join(a.out!, "tokenizer.json"), JSON.stringify(hfTokenizerJson(vocab), null, 1));
 writeFileSync(join(a.out!, "tokenizer_config.json"), JSON.stringify(hfTokenizerConfig(), null, 2));
-log(`vocabulary: ${vocab.tokens.length} tokens (${merges.length} merges from ${words.size} distinct words)`);
+log(`vocabulary: ${vocab.tokens.length} tokens (${merges.length} merges ${words ? `from ${words.size} distinct words` : `from ${a["vocab-from"]}`})`);
 
 // ── tokenization ──
 const NEWLINES = tok.findToken("ĊĊ");
@@ -147,7 +162,7 @@ writeFileSync(
 writeFileSync(
   join(a.out!, "info.json"),
   JSON.stringify({
-    seed, evalSeed: Number(a["eval-seed"]), docs: nDocs, valDocs: nVal, vocab: vocab.tokens.length,
+    seed, evalSeed: Number(a["eval-seed"]), boost, docs: nDocs, valDocs: nVal, vocab: vocab.tokens.length,
     bos: BOS_ID, eos: EOS_ID, eot: EOT_ID, mask: tok.mask, evalTasks: evalTasks.length,
     train: trainStats, val: valStats,
   }, null, 2),

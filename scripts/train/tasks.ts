@@ -159,6 +159,34 @@ export const TASK_MAKERS: readonly [Maker, number][] = [
   [add, 4], [sub, 3], [compare, 1],
 ];
 
-export function task(g: Gen): Task {
-  return TASK_MAKERS[g.weighted(TASK_MAKERS.map(([, w]) => w))]![0](g);
+/** Per-family multipliers of the mix, e.g. { compare: 3 } (the held-out set is always drawn without). */
+export type Boost = Readonly<Record<string, number>>;
+
+const FAMILY_OF = TASK_MAKERS.map(([m]) => m(new Gen(0)).family);
+
+/** The task mix's weights with `boost` applied; unknown families are an error. */
+export function taskWeights(boost: Boost = {}): number[] {
+  for (const f of Object.keys(boost)) {
+    if (!FAMILY_OF.includes(f)) throw new Error(`unknown task family "${f}" (families: ${[...new Set(FAMILY_OF)].sort().join(", ")})`);
+    if (!(boost[f]! > 0)) throw new Error(`boost for "${f}" must be a positive number`);
+  }
+  return TASK_MAKERS.map(([, w], i) => w * (boost[FAMILY_OF[i]!] ?? 1));
+}
+
+const DEFAULT_WEIGHTS = taskWeights();
+
+export function task(g: Gen, weights: readonly number[] = DEFAULT_WEIGHTS): Task {
+  return TASK_MAKERS[g.weighted(weights)]![0](g);
+}
+
+/** Parses "family=factor,family=factor" (make-data's --boost). */
+export function parseBoost(s: string): Boost {
+  const out: Record<string, number> = {};
+  for (const part of s.split(",").filter((x) => x.trim() !== "")) {
+    const m = /^\s*([a-z]+)\s*=\s*([0-9.]+)\s*$/.exec(part);
+    if (!m) throw new Error(`--boost: expected family=factor, got "${part}"`);
+    out[m[1]!] = Number(m[2]);
+  }
+  taskWeights(out);
+  return out;
 }

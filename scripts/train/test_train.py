@@ -5,6 +5,8 @@ Function against the straight-through reference, and the safetensors writer.
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -m unittest discover -s scripts/train -p 'test_*.py'
 """
 import os
+import re
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -102,6 +104,71 @@ class Safetensors(unittest.TestCase):
         self.assertEqual(set(back), set(t))
         for k in t:
             self.assertTrue(torch.equal(back[k], t[k]))
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUN = os.path.join(HERE, "..", "..", "node_modules", ".bin", "bun")
+
+
+class Training(unittest.TestCase):
+    """train.py end to end on a tiny corpus: --procs 2 takes the same steps as one process, and a run
+    moves to new data only when the vocabulary is the same."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.data = os.path.join(cls.tmp.name, "d1")
+        small = ["--eval-set", os.path.join(cls.tmp.name, "eval-set.jsonl"), "--docs", "400", "--val-docs", "40", "--eval-per-family", "1", "--vocab", "300", "--bpe-docs", "400"]
+        subprocess.run([BUN, os.path.join(HERE, "make-data.ts"), "--out", cls.data, *small], check=True, capture_output=True)
+        cls.data2 = os.path.join(cls.tmp.name, "d2")
+        subprocess.run([BUN, os.path.join(HERE, "make-data.ts"), "--out", cls.data2, "--seed", "2", "--boost", "lookup=3",
+                        "--vocab-from", cls.data, *small], check=True, capture_output=True)
+        cls.other = os.path.join(cls.tmp.name, "d3")  # a vocabulary of its own
+        subprocess.run([BUN, os.path.join(HERE, "make-data.ts"), "--out", cls.other, "--seed", "3", *small], check=True, capture_output=True)
+        cls.addClassCleanup(cls.tmp.cleanup)
+
+    def train(self, run, *args):
+        cmd = [sys.executable, os.path.join(HERE, "train.py"), "--run", run, "--runs", self.tmp.name, "--dim", "32",
+               "--layers", "1", "--heads", "2", "--kv-heads", "2", "--ffn", "64", "--T", "64", "--batch", "8", "--micro", "2",
+               "--warmup", "2", "--log-every", "1", "--eval-every", "1000", "--eval-n", "1", "--dlm-start", "2", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+
+    @staticmethod
+    def losses(out):
+        return [tuple(float(x) for x in m) for m in re.findall(r"^step \d+ ar ([0-9.]+) answers ([0-9.]+)(?: dlm ([0-9.]+))?", out, re.M)
+                for m in [tuple(v for v in m if v)]]
+
+    def test_two_processes_take_the_same_steps(self):
+        one = self.train("one", "--data", self.data, "--steps", "4")
+        two = self.train("two", "--data", self.data, "--steps", "4", "--procs", "2")
+        self.assertEqual(one.returncode, 0, one.stderr)
+        self.assertEqual(two.returncode, 0, two.stderr)
+        self.assertIn("2 processes", two.stdout)
+        a, b = self.losses(one.stdout), self.losses(two.stdout)
+        self.assertEqual(len(a), 4)
+        self.assertEqual(len(b), 4)
+        self.assertEqual(len(a[-1]), 3)  # block diffusion was on by the end
+        for x, y in zip(a, b):
+            for u, v in zip(x, y):
+                self.assertAlmostEqual(u, v, delta=2e-3)
+        w1 = torch.load(os.path.join(self.tmp.name, "one", "ckpt.pt"))["model"]
+        w2 = torch.load(os.path.join(self.tmp.name, "two", "ckpt.pt"))["model"]
+        for k in w1:
+            self.assertLess(float((w1[k] - w2[k]).abs().max()), 1e-4, k)
+        self.assertNotEqual(self.train("bad", "--data", self.data, "--procs", "3").returncode, 0)  # 4 micro-batches
+
+    def test_data_moves_only_with_the_same_vocabulary(self):
+        first = self.train("mover", "--data", self.data, "--steps", "2")
+        self.assertEqual(first.returncode, 0, first.stderr)
+        refused = self.train("mover", "--resume", "--data", self.other, "--steps", "4")
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("vocabulary differs", refused.stderr)
+        moved = self.train("mover", "--resume", "--data", self.data2, "--steps", "4")
+        self.assertEqual(moved.returncode, 0, moved.stderr)
+        ck = torch.load(os.path.join(self.tmp.name, "mover", "ckpt.pt"))
+        self.assertEqual(ck["step"], 4)
+        self.assertEqual(ck["args"]["data"], os.path.abspath(self.data2))
+        self.assertEqual(ck["extra"]["data_history"], [{"step": 2, "data": os.path.abspath(self.data2)}])
 
 
 if __name__ == "__main__":

@@ -4,7 +4,11 @@
 Resumable: the run directory holds ckpt.pt (model, optimizer, step, data position, RNG states, args),
 rewritten every --ckpt-every steps and on SIGINT/SIGTERM; --resume continues exactly where it stopped
 (schedule options given on the command line override the saved ones; the model shape cannot change).
-Reproducible: data order and every mask are drawn from (seed, step). See README.md beside this file.
+Reproducible: data order and every mask are drawn from (seed, step, micro-batch). See README.md beside this file.
+--procs N trains data-parallel in N processes (one CPU each): the micro-batches of a step are shared out
+and the gradients summed, so the run is the same as with one process (up to float summation order).
+--data DIR may change on --resume when DIR's vocabulary is the old one's (make-data.ts --vocab-from): the
+run continues on the new documents from their start.
 """
 import argparse
 import json
@@ -12,12 +16,14 @@ import math
 import os
 import random
 import signal
+import subprocess
 import sys
 import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -32,9 +38,38 @@ DEFAULTS = {
     "T": 256, "batch": 16, "micro": 4, "steps": 20000, "lr": 2e-3, "min_lr_frac": 0.1, "warmup": 300, "decay_frac": 0.2,
     "wd": 0.05, "clip": 1.0, "dlm_start": -1, "dlm_start_acc": 0.9, "dlm_frac": 0.5, "dlm_weight": 1.0, "dlm_lookahead": 1,
     "log_every": 10, "eval_every": 500, "eval_n": 10, "ckpt_every": 100, "snapshot_every": 2000,
-    "max_minutes": 0.0, "threads": 1,
+    "max_minutes": 0.0, "threads": 1, "procs": 1,
 }
-SHAPE = ("dim", "layers", "heads", "kv_heads", "ffn", "seed", "data")
+SHAPE = ("dim", "layers", "heads", "kv_heads", "ffn", "seed")
+
+
+def same_vocab(old_dir, new_dir):
+    """Whether two data directories share one vocabulary and special ids (a run may move between them)."""
+    def facts(d):
+        info = json.load(open(os.path.join(d, "info.json")))
+        return open(os.path.join(d, "tokenizer.json"), "rb").read(), [info[k] for k in ("vocab", "bos", "eos", "eot", "mask")]
+    return facts(old_dir) == facts(new_dir)
+
+
+def launch(procs):
+    """Starts `procs` copies of this command as ranks 0..procs-1 and waits; SIGINT/SIGTERM are passed on
+    (each rank then checkpoints, rank 0 writes). Returns the worst exit status."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "TRAIN_WORLD": str(procs), "TRAIN_PORT": str(port)}
+    kids = [subprocess.Popen([sys.executable, *sys.argv], env={**env, "TRAIN_RANK": str(r)}) for r in range(procs)]
+
+    def forward(sig, _frame):
+        for k in kids:
+            if k.poll() is None:
+                k.send_signal(sig)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    codes = [k.wait() for k in kids]
+    return max(codes, key=abs)
 
 
 def parse():
@@ -72,6 +107,7 @@ def save(path, model, opt, step, packer, a, extra):
 
 def main():
     name, resume, given = parse()
+    rank, world = int(os.environ.get("TRAIN_RANK", "0")), int(os.environ.get("TRAIN_WORLD", "1"))
     run_dir = os.path.join(given.get("runs", DEFAULTS["runs"]), name)
     ckpt_path = os.path.join(run_dir, "ckpt.pt")
     ck = None
@@ -82,11 +118,20 @@ def main():
         for k, v in given.items():
             if k in SHAPE and v != a[k]:
                 sys.exit(f"--{k} cannot change on resume (checkpoint has {a[k]})")
-            a[k] = v
+            if k == "data" and os.path.abspath(v) != os.path.abspath(a["data"]) and not same_vocab(a["data"], v):
+                sys.exit(f"--data {v}: its vocabulary differs from the checkpoint's ({a['data']}); make it with --vocab-from")
+            a[k] = os.path.abspath(v) if k == "data" else v
     else:
         if os.path.exists(ckpt_path):
             sys.exit(f"{ckpt_path} exists: use --resume, or another --run")
         a = {**DEFAULTS, **given}
+    if a["procs"] < 1 or (a["batch"] // a["micro"]) % a["procs"] != 0:
+        sys.exit(f"--procs {a['procs']}: must divide the {a['batch'] // a['micro']} micro-batches of a step")
+    if a["procs"] > 1 and "TRAIN_RANK" not in os.environ:
+        sys.exit(launch(a["procs"]))
+    if world > 1:
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{os.environ['TRAIN_PORT']}", rank=rank, world_size=world)
+    lead = rank == 0
     os.makedirs(run_dir, exist_ok=True)
     torch.set_num_threads(a["threads"])
     torch.manual_seed(a["seed"])
@@ -110,7 +155,11 @@ def main():
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, extra = ck["step"], ck["extra"]
-        packer.epoch, packer.index = ck["data"]["epoch"], ck["data"]["index"]
+        moved = os.path.abspath(a["data"]) != os.path.abspath(ck["args"]["data"])
+        if moved:  # new documents: start at their beginning, and remember when the data changed
+            extra.setdefault("data_history", []).append({"step": step, "data": a["data"]})
+        else:
+            packer.epoch, packer.index = ck["data"]["epoch"], ck["data"]["index"]
         torch.set_rng_state(ck["rng"]["torch"])
         np.random.set_state(ck["rng"]["numpy"])
         random.setstate(ck["rng"]["python"])
@@ -119,11 +168,13 @@ def main():
         # not begun yet: the latest --dlm-start decides (-1: only the accuracy rule); once begun, it stays on
         if "dlm_start" in given or prev is None:
             extra["dlm_from"] = max(step, a["dlm_start"]) if a["dlm_start"] >= 0 else None
-    json.dump(a, open(os.path.join(run_dir, "args.json"), "w"), indent=2)
+    if lead:
+        json.dump(a, open(os.path.join(run_dir, "args.json"), "w"), indent=2)
     emb, body = model.n_params()
-    print(f"run {name}: step {step}/{a['steps']}, {body / 1e6:.2f} M ternary + {emb / 1e6:.2f} M embedding parameters, "
+    log = print if lead else (lambda *_a, **_k: None)
+    log(f"run {name}: step {step}/{a['steps']}, {body / 1e6:.2f} M ternary + {emb / 1e6:.2f} M embedding parameters, "
           f"vocab {cfg.vocab_size}, data {train.ids.size / 1e6:.1f} M tokens ({train.n_docs} docs), "
-          f"epoch {packer.epoch} doc {packer.index}", flush=True)
+          f"epoch {packer.epoch} doc {packer.index}" + (f", {world} processes" if world > 1 else ""), flush=True)
 
     items = [json.loads(l) for l in open(os.path.join(a["data"], "eval.jsonl"))]
     by_fam = {}
@@ -131,7 +182,7 @@ def main():
         by_fam.setdefault(it["family"], []).append(it)
     eval_items = [it for f in sorted(by_fam) for it in by_fam[f][: a["eval_n"]]]
     detok = Detok(os.path.join(a["data"], "tokenizer.json"))
-    metrics = open(os.path.join(run_dir, "metrics.jsonl"), "a")
+    metrics = open(os.path.join(run_dir, "metrics.jsonl"), "a") if lead else None
 
     stop = {"sig": None}
 
@@ -171,15 +222,20 @@ def main():
             g["lr"] = lr_at(a, step)
         # The batch runs as micro-batches of --micro rows: activations stay cache-sized (elementwise
         # ops dominate this model's step and are memory-bound). Losses are normalised over the batch.
-        rng = np.random.default_rng([a["seed"], 1, step])
+        # Every rank draws the step's rows (the packer stays in step everywhere) and builds its share of
+        # the micro-batches, each with its own generator, so the step does not depend on --procs.
         n_mb = a["batch"] // a["micro"]
         n_dlm = round(n_mb * a["dlm_frac"]) if dlm else 0  # micro-batches that carry noisy windows
-        mbs = [make_batch([packer.row() for _ in range(a["micro"])], a["T"], mask_id, eot, rng, i < n_dlm,
-                          bool(a["dlm_lookahead"])) for i in range(n_mb)]
-        w_ar = float(sum(mb["ar"][2].sum() for mb in mbs))
-        w_dlm = float(sum(mb["dlm"][2].sum() for mb in mbs))
+        rows = [[packer.row() for _ in range(a["micro"])] for _ in range(n_mb)]
+        mbs = [make_batch(rows[i], a["T"], mask_id, eot, np.random.default_rng([a["seed"], 1, step, i]), i < n_dlm,
+                          bool(a["dlm_lookahead"])) for i in range(rank, n_mb, world)]
+        w = torch.tensor([float(sum(mb["ar"][2].sum() for mb in mbs)), float(sum(mb["dlm"][2].sum() for mb in mbs))], dtype=torch.float64)
+        if world > 1:
+            dist.all_reduce(w)
+        w_ar, w_dlm = float(w[0]), float(w[1])
         opt.zero_grad(set_to_none=True)
         ans = [0.0, 0]
+        sums_step = {"ar": 0.0, "dlm": 0.0, "toks": 0, "clean": 0}
         for mb in mbs:
             h, _ = model.hidden(mb["tokens"], mb["pos"], mb["allowed"])
             h = h.reshape(-1, cfg.dim)
@@ -189,23 +245,43 @@ def main():
             loss = loss_ar
             sel = cls == 3
             ans[0] += float(ce[sel].sum()); ans[1] += int(sel.sum())
-            sums["ar"] += float(loss_ar)
+            sums_step["ar"] += float(loss_ar)
             if w_dlm > 0 and len(mb["dlm"][0]):
                 idx, tgt, w, _ = mb["dlm"]
                 ce_d = F.cross_entropy(model.logits(h[idx]), tgt, reduction="none")
                 loss_dlm = (ce_d * w).sum() / w_dlm
                 loss = loss + a["dlm_weight"] * loss_dlm
-                sums["dlm"] += float(loss_dlm)
+                sums_step["dlm"] += float(loss_dlm)
             loss.backward()
-            toks_log += a["micro"] * mb["L"]
-            clean_log += mb["n_clean"]
-        sums["ans"] += ans[0] / max(1, ans[1])
+            sums_step["toks"] += a["micro"] * mb["L"]
+            sums_step["clean"] += mb["n_clean"]
+        # one exchange per step: the gradients (summed: losses are normalised over the whole batch),
+        # the loss figures, and whether any rank was asked to stop
+        stats = torch.tensor([sums_step["ar"], sums_step["dlm"], ans[0], ans[1], sums_step["toks"], sums_step["clean"],
+                              1.0 if stop["sig"] is not None else 0.0,
+                              1.0 if a["max_minutes"] > 0 and time.time() - t_start > a["max_minutes"] * 60 else 0.0],
+                             dtype=torch.float64)
+        if world > 1:
+            params = list(model.parameters())
+            flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+            dist.all_reduce(flat)
+            dist.all_reduce(stats)
+            off = 0
+            for p in params:
+                p.grad = flat[off:off + p.numel()].view_as(p).clone()
+                off += p.numel()
+        sums["ar"] += float(stats[0]); sums["dlm"] += float(stats[1])
+        sums["ans"] += float(stats[2]) / max(1.0, float(stats[3]))
+        toks_log += int(stats[4]); clean_log += int(stats[5])
+        if stats[6] > 0 and stop["sig"] is None:
+            stop["sig"] = "to another process"
+        out_of_time = stats[7] > 0
         torch.nn.utils.clip_grad_norm_(model.parameters(), a["clip"])
         opt.step()
         step += 1
         sums["n"] += 1
 
-        if step % a["log_every"] == 0:
+        if step % a["log_every"] == 0 and lead:
             dt = time.time() - t_log
             extra["train_seconds"] += dt
             n = sums["n"]
@@ -221,34 +297,38 @@ def main():
             t_log, toks_log, clean_log = time.time(), 0, 0
             sums = {"ar": 0.0, "ans": 0.0, "dlm": 0.0, "n": 0}
 
-        if step % a["eval_every"] == 0 or step == a["steps"]:
+        if (step % a["eval_every"] == 0 or step == a["steps"]) and lead:
             t0 = time.time()
             vl = val_loss()
             ev = evaluate(model, eval_items, detok, {eot, eos}, mask_id, dlm=dlm, lookahead=bool(a["dlm_lookahead"]))
             rec = {"step": step, "val": vl, **ev, "eval_seconds": time.time() - t0}
             fam = " ".join(f"{k} {v:.2f}" for k, v in ev["ar_by_family"].items())
-            print(f"eval {step}: val ar {vl['all']:.4f} answers {vl['answers']:.4f} dlm {vl['dlm']:.4f} | "
+            log(f"eval {step}: val ar {vl['all']:.4f} answers {vl['answers']:.4f} dlm {vl['dlm']:.4f} | "
                   f"AR exact {ev['ar_acc']:.3f} ({fam})"
                   + (f" | DLM exact {ev['dlm_acc']:.3f} tokens/pass {ev['dlm_tokens_per_pass']:.2f}" if dlm else "")
                   + f" [{rec['eval_seconds']:.0f}s]", flush=True)
             for p_, want, got in ev["wrong_examples"]:
-                print(f"  wrong: {p_!r} -> {got!r} (want {want!r})", flush=True)
+                log(f"  wrong: {p_!r} -> {got!r} (want {want!r})", flush=True)
             metrics.write(json.dumps(rec) + "\n"); metrics.flush()
             if extra.get("dlm_from") is None and a["dlm_start_acc"] > 0 and ev["ar_acc"] >= a["dlm_start_acc"]:
                 extra["dlm_from"] = step
-                print(f"AR exact match {ev['ar_acc']:.3f} >= {a['dlm_start_acc']}: block diffusion from step {step}", flush=True)
+                log(f"AR exact match {ev['ar_acc']:.3f} >= {a['dlm_start_acc']}: block diffusion from step {step}", flush=True)
             t_log = time.time()  # evaluation time is not training time
+        if world > 1 and (step % a["eval_every"] == 0 or step == a["steps"]):
+            # the accuracy rule may have started block diffusion on rank 0: every rank follows
+            flag = torch.tensor([-1 if extra.get("dlm_from") is None else extra["dlm_from"]], dtype=torch.int64)
+            dist.broadcast(flag, 0)
+            extra["dlm_from"] = None if int(flag) < 0 else int(flag)
 
-        out_of_time = a["max_minutes"] > 0 and time.time() - t_start > a["max_minutes"] * 60
-        if step % a["ckpt_every"] == 0 or step == a["steps"] or stop["sig"] is not None or out_of_time:
+        if lead and (step % a["ckpt_every"] == 0 or step == a["steps"] or stop["sig"] is not None or out_of_time):
             save(ckpt_path, model, opt, step, packer, a, extra)
             if a["snapshot_every"] > 0 and step % a["snapshot_every"] == 0:
                 save(os.path.join(run_dir, f"ckpt-{step}.pt"), model, opt, step, packer, a, extra)
         if stop["sig"] is not None or out_of_time:
             why = f"signal {stop['sig']}" if stop["sig"] is not None else "--max-minutes"
-            print(f"stopped by {why} at step {step}; checkpoint saved: resume with --resume", flush=True)
+            log(f"stopped by {why} at step {step}; checkpoint saved: resume with --resume", flush=True)
             return
-    print(f"done: {step} steps, {extra['train_seconds'] / 3600:.2f} h of training", flush=True)
+    log(f"done: {step} steps, {extra['train_seconds'] / 3600:.2f} h of training", flush=True)
 
 
 if __name__ == "__main__":

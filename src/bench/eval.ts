@@ -1,12 +1,13 @@
 // `bun run eval`: exact-match accuracy and speed of a model on the held-out task set
 // (scripts/train/eval-set.jsonl), per engine, for plain decoding and block diffusion.
 //
-//   bun run eval [--model FILE] [--engines native,llama] [--limit N] [--threads N] [--parallel N]
-//                [--json FILE] [--dlm-threshold 0.9] [--dlm-block-size 32] [--dlm-sub-block-size 8]
+//   bun run eval [--model FILE] [--engines native,llama] [--families a,b] [--limit N] [--threads N]
+//                [--parallel N] [--show-wrong N] [--json FILE] [--dlm-threshold 0.9] [--dlm-block-size 32] [--dlm-sub-block-size 8]
 //                [--dlm-lookahead true|false]
 //
 // --parallel (default 1) is how many requests run at once. One at a time, tokens/s is what one user
 // sees, the figure block diffusion is meant to raise; with several, plain decoding batches across them too.
+// --show-wrong N prints up to N wrong answers per engine and mode; --json also holds every output.
 // Generation tokens/s leaves out each prompt's prefill (its timings' generationMs); end-to-end includes it.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -36,6 +37,8 @@ interface RunResult {
   tokens: number;
   seconds: number;
   tokensPerS: number;
+  /** Each item's output, in the order of the items. */
+  outputs: string[];
   /** Completion tokens over the summed generation time of the requests (after their prompts). */
   generationTokensPerS: number;
   tokensPerPass: number | null;
@@ -78,13 +81,21 @@ function runAll(engine: Engine, items: Item[], dlm: Job["dlm"]): { outputs: stri
   return { outputs, tokens, passes, seconds: (performance.now() - t0) / 1000, generationS: generationMs / 1000 };
 }
 
+/** Exact match, ignoring surrounding white space. */
+const exact = (output: string, it: Item): boolean => output.trim() === it.answer.trim();
+
 async function main(argv: string[]): Promise<void> {
   const model = arg(argv, "--model") ?? join(root, "models", "default.gguf");
-  const items = readFileSync(join(root, "scripts", "train", "eval-set.jsonl"), "utf8")
+  const all = readFileSync(join(root, "scripts", "train", "eval-set.jsonl"), "utf8")
     .split("\n")
     .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as Item)
-    .slice(0, Number(arg(argv, "--limit") ?? "100000"));
+    .map((l) => JSON.parse(l) as Item);
+  const known = [...new Set(all.map((i) => i.family))];
+  const wanted = arg(argv, "--families")?.split(",").map((f) => f.trim()) ?? known;
+  const unknown = wanted.filter((f) => !known.includes(f));
+  if (unknown.length) throw new Error(`--families: unknown ${unknown.join(", ")} (the set has ${known.join(", ")})`);
+  const items = all.filter((i) => wanted.includes(i.family)).slice(0, Number(arg(argv, "--limit") ?? "100000"));
+  const showWrong = Number(arg(argv, "--show-wrong") ?? "0");
   const engines = (arg(argv, "--engines") ?? "native,llama").split(",") as ("native" | "llama")[];
   const threads = Number(arg(argv, "--threads") ?? "1");
   const parallel = Number(arg(argv, "--parallel") ?? "1");
@@ -111,7 +122,7 @@ async function main(argv: string[]): Promise<void> {
         const byFamily: RunResult["byFamily"] = {};
         let correct = 0;
         items.forEach((it, i) => {
-          const ok = r.outputs[i].trim() === it.answer.trim();
+          const ok = exact(r.outputs[i]!, it);
           byFamily[it.family] ??= { correct: 0, total: 0 };
           byFamily[it.family].total++;
           if (ok) {
@@ -120,7 +131,7 @@ async function main(argv: string[]): Promise<void> {
           }
         });
         results.push({
-          engine: name, mode, correct, total: items.length, byFamily, tokens: r.tokens, seconds: r.seconds,
+          engine: name, mode, correct, total: items.length, byFamily, outputs: r.outputs, tokens: r.tokens, seconds: r.seconds,
           tokensPerS: r.tokens / r.seconds, generationTokensPerS: r.tokens / Math.max(1e-9, r.generationS), tokensPerPass: mode === "dlm" ? r.tokens / Math.max(1, r.passes) : null,
         });
       }
@@ -142,6 +153,11 @@ async function main(argv: string[]): Promise<void> {
     ),
   ];
   console.log(lines.join("\n"));
+  for (const r of results.filter(() => showWrong > 0)) {
+    const wrong = items.map((it, i) => [it, r.outputs[i]!] as const).filter(([it, out]) => !exact(out, it));
+    console.log(`\n${r.engine} ${r.mode}: ${wrong.length} wrong` + (wrong.length > showWrong ? `, first ${showWrong}` : ""));
+    for (const [it, out] of wrong.slice(0, showWrong)) console.log(`  ${JSON.stringify(it.prompt)} -> ${JSON.stringify(out)} (want ${JSON.stringify(it.answer)})`);
+  }
   const json = arg(argv, "--json");
   if (json) writeFileSync(json, JSON.stringify({ model, items: items.length, results }, null, 1));
 }

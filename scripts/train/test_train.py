@@ -117,14 +117,17 @@ class Training(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.data = os.path.join(cls.tmp.name, "d1")
-        small = ["--eval-set", os.path.join(cls.tmp.name, "eval-set.jsonl"), "--docs", "400", "--val-docs", "40", "--eval-per-family", "1", "--vocab", "300", "--bpe-docs", "400"]
-        subprocess.run([BUN, os.path.join(HERE, "make-data.ts"), "--out", cls.data, *small], check=True, capture_output=True)
-        cls.data2 = os.path.join(cls.tmp.name, "d2")
-        subprocess.run([BUN, os.path.join(HERE, "make-data.ts"), "--out", cls.data2, "--seed", "2", "--boost", "lookup=3",
-                        "--vocab-from", cls.data, *small], check=True, capture_output=True)
-        cls.other = os.path.join(cls.tmp.name, "d3")  # a vocabulary of its own
-        subprocess.run([BUN, os.path.join(HERE, "make-data.ts"), "--out", cls.other, "--seed", "3", *small], check=True, capture_output=True)
+        small = ["--eval-set", os.path.join(cls.tmp.name, "eval-set.jsonl"), "--docs", "400", "--val-docs", "40",
+                 "--eval-per-family", "1", "--vocab", "300", "--bpe-docs", "400"]
+
+        def make(name, *extra):
+            out = os.path.join(cls.tmp.name, name)
+            subprocess.run([BUN, os.path.join(HERE, "make-data.ts"), "--out", out, *small, *extra], check=True, capture_output=True)
+            return out
+
+        cls.data = make("d1")
+        cls.data2 = make("d2", "--seed", "2", "--boost", "lookup=3", "--vocab-from", cls.data)
+        cls.other = make("d3", "--seed", "3")  # a vocabulary of its own
         cls.addClassCleanup(cls.tmp.cleanup)
 
     def train(self, run, *args):
@@ -135,8 +138,8 @@ class Training(unittest.TestCase):
 
     @staticmethod
     def losses(out):
-        return [tuple(float(x) for x in m) for m in re.findall(r"^step \d+ ar ([0-9.]+) answers ([0-9.]+)(?: dlm ([0-9.]+))?", out, re.M)
-                for m in [tuple(v for v in m if v)]]
+        """(ar, answers[, dlm]) of each logged step."""
+        return [tuple(float(v) for v in m if v) for m in re.findall(r"^step \d+ ar ([0-9.]+) answers ([0-9.]+)(?: dlm ([0-9.]+))?", out, re.M)]
 
     def test_two_processes_take_the_same_steps(self):
         one = self.train("one", "--data", self.data, "--steps", "4")

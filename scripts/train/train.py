@@ -118,13 +118,14 @@ def main():
         for k, v in given.items():
             if k in SHAPE and v != a[k]:
                 sys.exit(f"--{k} cannot change on resume (checkpoint has {a[k]})")
-            if k == "data" and os.path.abspath(v) != os.path.abspath(a["data"]) and not same_vocab(a["data"], v):
-                sys.exit(f"--data {v}: its vocabulary differs from the checkpoint's ({a['data']}); make it with --vocab-from")
             a[k] = os.path.abspath(v) if k == "data" else v
     else:
         if os.path.exists(ckpt_path):
             sys.exit(f"{ckpt_path} exists: use --resume, or another --run")
         a = {**DEFAULTS, **given}
+    moved = ck is not None and os.path.abspath(a["data"]) != os.path.abspath(ck["args"]["data"])  # new documents
+    if moved and not same_vocab(ck["args"]["data"], a["data"]):
+        sys.exit(f"--data {a['data']}: its vocabulary differs from the checkpoint's ({ck['args']['data']}); make it with --vocab-from")
     if a["procs"] < 1 or (a["batch"] // a["micro"]) % a["procs"] != 0:
         sys.exit(f"--procs {a['procs']}: must divide the {a['batch'] // a['micro']} micro-batches of a step")
     if a["procs"] > 1 and "TRAIN_RANK" not in os.environ:
@@ -155,8 +156,7 @@ def main():
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, extra = ck["step"], ck["extra"]
-        moved = os.path.abspath(a["data"]) != os.path.abspath(ck["args"]["data"])
-        if moved:  # new documents: start at their beginning, and remember when the data changed
+        if moved:  # start at the new documents' beginning, and remember when the data changed
             extra.setdefault("data_history", []).append({"step": step, "data": a["data"]})
         else:
             packer.epoch, packer.index = ck["data"]["epoch"], ck["data"]["index"]
@@ -234,8 +234,7 @@ def main():
             dist.all_reduce(w)
         w_ar, w_dlm = float(w[0]), float(w[1])
         opt.zero_grad(set_to_none=True)
-        ans = [0.0, 0]
-        sums_step = {"ar": 0.0, "dlm": 0.0, "toks": 0, "clean": 0}
+        sums_step = {"ar": 0.0, "dlm": 0.0, "ans": 0.0, "ans_n": 0, "toks": 0, "clean": 0}
         for mb in mbs:
             h, _ = model.hidden(mb["tokens"], mb["pos"], mb["allowed"])
             h = h.reshape(-1, cfg.dim)
@@ -244,7 +243,7 @@ def main():
             loss_ar = (ce * w).sum() / w_ar
             loss = loss_ar
             sel = cls == 3
-            ans[0] += float(ce[sel].sum()); ans[1] += int(sel.sum())
+            sums_step["ans"] += float(ce[sel].sum()); sums_step["ans_n"] += int(sel.sum())
             sums_step["ar"] += float(loss_ar)
             if w_dlm > 0 and len(mb["dlm"][0]):
                 idx, tgt, w, _ = mb["dlm"]
@@ -257,7 +256,7 @@ def main():
             sums_step["clean"] += mb["n_clean"]
         # one exchange per step: the gradients (summed: losses are normalised over the whole batch),
         # the loss figures, and whether any rank was asked to stop
-        stats = torch.tensor([sums_step["ar"], sums_step["dlm"], ans[0], ans[1], sums_step["toks"], sums_step["clean"],
+        stats = torch.tensor([*sums_step.values(),
                               1.0 if stop["sig"] is not None else 0.0,
                               1.0 if a["max_minutes"] > 0 and time.time() - t_start > a["max_minutes"] * 60 else 0.0],
                              dtype=torch.float64)
@@ -268,14 +267,15 @@ def main():
             dist.all_reduce(stats)
             off = 0
             for p in params:
-                p.grad = flat[off:off + p.numel()].view_as(p).clone()
+                p.grad = flat[off:off + p.numel()].view_as(p)  # views of the fresh summed buffer
                 off += p.numel()
-        sums["ar"] += float(stats[0]); sums["dlm"] += float(stats[1])
-        sums["ans"] += float(stats[2]) / max(1.0, float(stats[3]))
-        toks_log += int(stats[4]); clean_log += int(stats[5])
-        if stats[6] > 0 and stop["sig"] is None:
+        got = dict(zip([*sums_step, "stop", "out_of_time"], stats.tolist()))
+        sums["ar"] += got["ar"]; sums["dlm"] += got["dlm"]
+        sums["ans"] += got["ans"] / max(1.0, got["ans_n"])
+        toks_log += int(got["toks"]); clean_log += int(got["clean"])
+        if got["stop"] > 0 and stop["sig"] is None:
             stop["sig"] = "to another process"
-        out_of_time = stats[7] > 0
+        out_of_time = got["out_of_time"] > 0
         torch.nn.utils.clip_grad_norm_(model.parameters(), a["clip"])
         opt.step()
         step += 1
@@ -297,7 +297,8 @@ def main():
             t_log, toks_log, clean_log = time.time(), 0, 0
             sums = {"ar": 0.0, "ans": 0.0, "dlm": 0.0, "n": 0}
 
-        if (step % a["eval_every"] == 0 or step == a["steps"]) and lead:
+        at_eval = step % a["eval_every"] == 0 or step == a["steps"]
+        if at_eval and lead:
             t0 = time.time()
             vl = val_loss()
             ev = evaluate(model, eval_items, detok, {eot, eos}, mask_id, dlm=dlm, lookahead=bool(a["dlm_lookahead"]))
@@ -314,7 +315,7 @@ def main():
                 extra["dlm_from"] = step
                 log(f"AR exact match {ev['ar_acc']:.3f} >= {a['dlm_start_acc']}: block diffusion from step {step}", flush=True)
             t_log = time.time()  # evaluation time is not training time
-        if world > 1 and (step % a["eval_every"] == 0 or step == a["steps"]):
+        if world > 1 and at_eval:
             # the accuracy rule may have started block diffusion on rank 0: every rank follows
             flag = torch.tensor([-1 if extra.get("dlm_from") is None else extra["dlm_from"]], dtype=torch.int64)
             dist.broadcast(flag, 0)

@@ -153,7 +153,7 @@ async function main(argv: string[]): Promise<void> {
     ),
   ];
   console.log(lines.join("\n"));
-  for (const r of results.filter(() => showWrong > 0)) {
+  for (const r of showWrong > 0 ? results : []) {
     const wrong = items.map((it, i) => [it, r.outputs[i]!] as const).filter(([it, out]) => !exact(out, it));
     console.log(`\n${r.engine} ${r.mode}: ${wrong.length} wrong` + (wrong.length > showWrong ? `, first ${showWrong}` : ""));
     for (const [it, out] of wrong.slice(0, showWrong)) console.log(`  ${JSON.stringify(it.prompt)} -> ${JSON.stringify(out)} (want ${JSON.stringify(it.answer)})`);

@@ -91,8 +91,23 @@ def windows(ids, meta, eot, rng, lookahead=True):
     return out
 
 
-def make_batch(rows, T, mask_id, eot, rng, dlm, lookahead=True):
-    """rows: per row, the documents from Packer.row(). Returns a dict of tensors (see train.py)."""
+def attention_mask(layout):
+    """allowed [B, L, L] (True = query may attend to key) from a batch's layout, on the layout's device:
+    clean tokens causally within their document; a noisy window's tokens to their document's clean tokens
+    before the window's start and to each other; padding to itself."""
+    kind, doc, pos, win, start = (layout[k] for k in ("kind", "doc", "pos", "win", "start"))
+    kq, kk = kind[:, :, None], kind[:, None, :]
+    same_doc = doc[:, :, None] == doc[:, None, :]
+    allowed = (kq == 0) & (kk == 0) & same_doc & (pos[:, None, :] <= pos[:, :, None])
+    allowed |= (kq == 1) & (kk == 0) & same_doc & (pos[:, None, :] < start[:, :, None])
+    allowed |= (kq == 1) & (kk == 1) & (win[:, :, None] == win[:, None, :])
+    allowed |= torch.eye(kind.shape[1], dtype=torch.bool, device=kind.device)[None] & (kq == 2)
+    return allowed
+
+
+def make_batch(rows, T, mask_id, eot, rng, dlm, lookahead=True, with_mask=True):
+    """rows: per row, the documents from Packer.row(). Returns a dict of tensors (see train.py).
+    with_mask=False leaves "allowed" to attention_mask(batch["layout"]) (e.g. built on the GPU)."""
     B = len(rows)
     per_row = []
     for docs in rows:
@@ -166,21 +181,14 @@ def make_batch(rows, T, mask_id, eot, rng, dlm, lookahead=True):
                 at += len(span)
                 wid += 1
 
-    kind_t, doc_t, pos_t = torch.from_numpy(kind), torch.from_numpy(docid), torch.from_numpy(pos)
-    win_t, start_t = torch.from_numpy(win), torch.from_numpy(start)
-    kq, kk = kind_t[:, :, None], kind_t[:, None, :]
-    same_doc = doc_t[:, :, None] == doc_t[:, None, :]
-    allowed = (kq == 0) & (kk == 0) & same_doc & (pos_t[:, None, :] <= pos_t[:, :, None])
-    if dlm:
-        allowed |= (kq == 1) & (kk == 0) & same_doc & (pos_t[:, None, :] < start_t[:, :, None])
-        allowed |= (kq == 1) & (kk == 1) & (win_t[:, :, None] == win_t[:, None, :])
-    allowed |= torch.eye(L, dtype=torch.bool)[None] & (kq == 2)
+    layout = {k: torch.from_numpy(v) for k, v in (("kind", kind), ("doc", docid), ("pos", pos), ("win", win), ("start", start))}
 
     def cat(parts, dtype):
         return torch.from_numpy(np.concatenate(parts).astype(dtype)) if parts else torch.zeros(0, dtype=getattr(torch, dtype))
 
     return {
-        "tokens": torch.from_numpy(tokens), "pos": pos_t, "allowed": allowed,
+        "tokens": torch.from_numpy(tokens), "pos": layout["pos"], "layout": layout,
+        "allowed": attention_mask(layout) if with_mask else None,
         "ar": tuple(cat(p, dt) for p, dt in zip(ar, ("int64", "int64", "float32", "int64"))),
         "dlm": tuple(cat(p, dt) for p, dt in zip(dl, ("int64", "int64", "float32", "int64"))),
         "n_clean": sum(len(r[0]) for r in per_row), "L": L, "windows": placed,

@@ -13,12 +13,12 @@ from model import Model
 def _run(model, ids, start, caches, causal):
     """Decodes ids at positions start.. over the cache; returns (logits [n, V], new caches).
     causal=False: the new tokens attend to each other both ways (a block pass)."""
-    n = len(ids)
-    t = torch.tensor([ids], dtype=torch.long)
-    pos = torch.arange(start, start + n)[None]
-    allowed = torch.ones(1, n, start + n, dtype=torch.bool)
+    n, dev = len(ids), model.embed_tokens.weight.device
+    t = torch.tensor([ids], dtype=torch.long, device=dev)
+    pos = torch.arange(start, start + n, device=dev)[None]
+    allowed = torch.ones(1, n, start + n, dtype=torch.bool, device=dev)
     if causal:
-        allowed[0, :, start:] = torch.ones(n, n, dtype=torch.bool).tril()
+        allowed[0, :, start:] = torch.ones(n, n, dtype=torch.bool, device=dev).tril()
     h, new = model.hidden(t, pos, allowed, caches)
     return model.logits(h[0]), new
 

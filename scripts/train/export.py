@@ -3,7 +3,9 @@ model.safetensors (latent F32 weights, HF tensor names of microsoft/bitnet-b1.58
 generation_config.json, tokenizer.json, tokenizer_config.json. The converter ternarises the latent weights
 (per-tensor absmean, as BitLinear does in training) when it writes I2_S / TQ2_0 / TQ1_0.
 
-  python3 scripts/train/export.py RUN_DIR/ckpt.pt OUT_DIR [--data DATA_DIR]
+  python3 scripts/train/export.py RUN_DIR/ckpt.pt OUT_DIR [--data DATA_DIR] [--ternary]
+--ternary writes the BitLinear weights already ternarised (codes * s, F32), which the converter keeps exactly:
+the same model, and a file that compresses to about 2 bits a weight (for moving it off a training machine).
 """
 import argparse
 import json
@@ -17,6 +19,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from data import BLOCK, SUB  # noqa: E402
+from model import ternarise  # noqa: E402
 
 DTYPES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
 
@@ -61,13 +64,18 @@ def read_safetensors(path):
         return out
 
 
-def export(ckpt_path, out_dir, data_dir=None):
-    ck = torch.load(ckpt_path, map_location="cpu")
+def export(ckpt_path, out_dir, data_dir=None, ternary=False):
+    ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # ours: holds numpy RNG state
     c, a = ck["config"], ck["args"]
     data_dir = data_dir or a["data"]
     info = json.load(open(os.path.join(data_dir, "info.json")))
     os.makedirs(out_dir, exist_ok=True)
     tensors = {"model." + k: v.float() for k, v in ck["model"].items()}
+    if ternary:
+        for k, v in tensors.items():
+            if k.endswith("_proj.weight"):  # every BitLinear (the embedding and norms stay as they are)
+                codes, s = ternarise(v)
+                tensors[k] = codes * s
     write_safetensors(os.path.join(out_dir, "model.safetensors"), tensors, {"format": "pt"})
     back = read_safetensors(os.path.join(out_dir, "model.safetensors"))
     assert back.keys() == tensors.keys() and all(torch.equal(back[k], tensors[k]) for k in back), "safetensors round trip"
@@ -113,8 +121,9 @@ def main():
     p.add_argument("ckpt")
     p.add_argument("out")
     p.add_argument("--data", default=None, help="data directory with tokenizer files (default: the run's)")
+    p.add_argument("--ternary", action="store_true", help="write BitLinear weights ternarised (codes * s)")
     a = p.parse_args()
-    config, tensors = export(a.ckpt, a.out, a.data)
+    config, tensors = export(a.ckpt, a.out, a.data, a.ternary)
     n = sum(t.numel() for t in tensors.values())
     print(f"wrote {a.out}: {len(tensors)} tensors, {n / 1e6:.2f} M parameters, step {config['training_step']}")
 

@@ -94,7 +94,7 @@ class RMSNorm(nn.Module):
 def rope_tables(cfg, pos):
     """cos, sin [B, L, head_dim] for integer positions pos [B, L] (NEOX: halves, not pairs)."""
     half = cfg.head_dim // 2
-    inv = 1.0 / (cfg.rope_theta ** (torch.arange(half, dtype=torch.float32) / half))
+    inv = 1.0 / (cfg.rope_theta ** (torch.arange(half, dtype=torch.float32, device=pos.device) / half))
     ang = pos.float()[..., None] * inv  # [B, L, half]
     ang = torch.cat([ang, ang], dim=-1)
     return ang.cos(), ang.sin()
@@ -136,9 +136,12 @@ class Attention(nn.Module):
             rep = c.n_heads // c.n_kv_heads
             k = k.repeat_interleave(rep, dim=1)
             v = v.repeat_interleave(rep, dim=1)
-        att = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(hd)) + bias
-        att = torch.softmax(att, dim=-1)
-        y = torch.matmul(att, v).transpose(1, 2).reshape(B, L, c.n_heads * hd)
+        if x.is_cuda:  # the fused kernel (same arithmetic up to rounding); the CPU keeps the explicit form
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        else:
+            att = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(hd)) + bias
+            y = torch.matmul(torch.softmax(att, dim=-1), v)
+        y = y.transpose(1, 2).reshape(B, L, c.n_heads * hd)
         return self.o_proj(self.attn_sub_norm(y)), new_cache
 
 
@@ -181,7 +184,7 @@ class Model(nn.Module):
 
     def hidden(self, tokens, pos, allowed, caches=None):
         """Final-normed hidden states [B, L, D]. allowed [B, L, Lk] bool (keys: cached then new tokens)."""
-        bias = torch.zeros(allowed.shape, dtype=torch.float32).masked_fill_(~allowed, float("-inf"))[:, None]
+        bias = torch.zeros(allowed.shape, dtype=torch.float32, device=allowed.device).masked_fill_(~allowed, float("-inf"))[:, None]
         cos, sin = rope_tables(self.cfg, pos)
         x = self.embed_tokens(tokens)
         new_caches = []

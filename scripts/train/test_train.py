@@ -141,24 +141,72 @@ class Training(unittest.TestCase):
         """(ar, answers[, dlm]) of each logged step."""
         return [tuple(float(v) for v in m if v) for m in re.findall(r"^step \d+ ar ([0-9.]+) answers ([0-9.]+)(?: dlm ([0-9.]+))?", out, re.M)]
 
+    def same_run_two_ways(self, steps, how, banner):
+        """Trains `steps` steps plainly and with the options `how`; returns both runs' logged losses and checkpoints."""
+        runs = []
+        for name, extra in (("plain-" + how[0], []), ("other-" + how[0], list(how))):
+            r = self.train(name, "--data", self.data, "--steps", str(steps), *extra)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            runs.append((self.losses(r.stdout), torch.load(os.path.join(self.tmp.name, name, "ckpt.pt"), weights_only=False)))
+        self.assertIn(banner, r.stdout)
+        self.assertEqual(len(runs[0][0]), steps)
+        self.assertEqual(len(runs[1][0]), steps)
+        return runs
+
     def test_two_processes_take_the_same_steps(self):
-        one = self.train("one", "--data", self.data, "--steps", "4")
-        two = self.train("two", "--data", self.data, "--steps", "4", "--procs", "2")
-        self.assertEqual(one.returncode, 0, one.stderr)
-        self.assertEqual(two.returncode, 0, two.stderr)
-        self.assertIn("2 processes", two.stdout)
-        a, b = self.losses(one.stdout), self.losses(two.stdout)
-        self.assertEqual(len(a), 4)
-        self.assertEqual(len(b), 4)
+        (a, c1), (b, c2) = self.same_run_two_ways(4, ("--procs", "2"), "2 processes")
         self.assertEqual(len(a[-1]), 3)  # block diffusion was on by the end
         for x, y in zip(a, b):
             for u, v in zip(x, y):
                 self.assertAlmostEqual(u, v, delta=2e-3)
-        w1 = torch.load(os.path.join(self.tmp.name, "one", "ckpt.pt"))["model"]
-        w2 = torch.load(os.path.join(self.tmp.name, "two", "ckpt.pt"))["model"]
-        for k in w1:
-            self.assertLess(float((w1[k] - w2[k]).abs().max()), 1e-4, k)
+        for k in c1["model"]:
+            self.assertLess(float((c1["model"][k] - c2["model"][k]).abs().max()), 1e-4, k)
         self.assertNotEqual(self.train("bad", "--data", self.data, "--procs", "3").returncode, 0)  # 4 micro-batches
+
+    def test_batch_workers_take_the_same_steps(self):
+        (a, c1), (b, c2) = self.same_run_two_ways(5, ("--workers", "2"), "2 batch workers")
+        self.assertEqual(a, b)  # the same batches, built elsewhere: bit for bit
+        self.assertEqual(c1["data"], c2["data"])  # the position after step 5, not where the workers ran ahead to
+        for k in c1["model"]:
+            self.assertTrue(torch.equal(c1["model"][k], c2["model"][k]), k)
+
+    def test_ternary_export_is_the_ternarised_model(self):
+        run = self.train("exp", "--data", self.data, "--steps", "1")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        ckpt = os.path.join(self.tmp.name, "exp", "ckpt.pt")
+        out = os.path.join(self.tmp.name, "exp-hf")
+        subprocess.run([sys.executable, os.path.join(HERE, "export.py"), ckpt, out, "--ternary"], check=True, capture_output=True)
+        got = read_safetensors(os.path.join(out, "model.safetensors"))
+        latent = torch.load(ckpt, weights_only=False)["model"]
+        n_ternary = 0
+        for k, v in latent.items():
+            if k.endswith("_proj.weight"):
+                codes, scale = ternarise(v.float())
+                self.assertTrue(torch.equal(got["model." + k], codes * scale), k)
+                self.assertLessEqual(len(torch.unique(got["model." + k])), 3)
+                n_ternary += 1
+            else:
+                self.assertTrue(torch.equal(got["model." + k], v.float()), k)  # embedding and norms as they are
+        self.assertEqual(n_ternary, 7)  # one layer: q k v o gate up down
+
+    def test_fit_minutes_sets_the_steps(self):
+        fit = self.train("fit", "--data", self.data, "--steps", "100000", "--fit-minutes", "0.4", "--fit-reserve", "0",
+                         "--dlm-start", "-1", "--dlm-start-frac", "0.5", "--workers", "1")
+        self.assertEqual(fit.returncode, 0, fit.stderr)
+        fits = re.findall(r"^fit: [0-9.]+ s/step( with block diffusion)?, -?\d+ s left -> --steps (\d+)(?:, block diffusion from step (\d+))?$", fit.stdout, re.M)
+        self.assertIn(len(fits), (1, 2), fit.stdout)  # a second fit once block diffusion runs, if its decay is ahead
+        self.assertEqual(fits[0][0], "")
+        steps, dlm_from = int(fits[0][1]), int(fits[0][2])
+        self.assertLess(steps, 100000)
+        self.assertEqual(dlm_from, steps // 2)
+        if len(fits) == 2:
+            self.assertEqual((fits[1][0], fits[1][2]), (" with block diffusion", ""))
+            steps = int(fits[1][1])
+        ck = torch.load(os.path.join(self.tmp.name, "fit", "ckpt.pt"), weights_only=False)
+        self.assertEqual((ck["step"], ck["args"]["steps"], ck["extra"]["dlm_from"]), (steps, steps, dlm_from))
+        bad = self.train("fit2", "--data", self.data, "--dlm-start-frac", "0.5")  # beside --dlm-start 2
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("give one", bad.stderr)
 
     def test_data_moves_only_with_the_same_vocabulary(self):
         first = self.train("mover", "--data", self.data, "--steps", "2")
@@ -168,7 +216,7 @@ class Training(unittest.TestCase):
         self.assertIn("vocabulary differs", refused.stderr)
         moved = self.train("mover", "--resume", "--data", self.data2, "--steps", "4")
         self.assertEqual(moved.returncode, 0, moved.stderr)
-        ck = torch.load(os.path.join(self.tmp.name, "mover", "ckpt.pt"))
+        ck = torch.load(os.path.join(self.tmp.name, "mover", "ckpt.pt"), weights_only=False)
         self.assertEqual(ck["step"], 4)
         self.assertEqual(ck["args"]["data"], os.path.abspath(self.data2))
         self.assertEqual(ck["extra"]["data_history"], [{"step": 2, "data": os.path.abspath(self.data2)}])

@@ -9,10 +9,16 @@ Reproducible: data order and every mask are drawn from (seed, step, micro-batch)
 and the gradients summed, so the run is the same as with one process (up to float summation order).
 --data DIR may change on --resume when DIR's vocabulary is the old one's (make-data.ts --vocab-from): the
 run continues on the new documents from their start.
+--device cuda trains on a GPU (the result must not depend on one: the CPU runs the same code); --workers N
+builds batches in N processes, a few steps ahead; --fit-minutes M times the first steps and sets --steps
+so that the run, its decay included, ends about M minutes after the start (--dlm-start-frac then places
+block diffusion at a fraction of those steps; their cost is timed again once they begin).
 """
 import argparse
+import collections
 import json
 import math
+import multiprocessing
 import os
 import random
 import signal
@@ -27,7 +33,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import Packer, Split, make_batch  # noqa: E402
+from data import Packer, Split, attention_mask, make_batch  # noqa: E402
 from decode import Detok, evaluate  # noqa: E402
 from model import Config, Model  # noqa: E402
 
@@ -39,7 +45,11 @@ DEFAULTS = {
     "wd": 0.05, "clip": 1.0, "dlm_start": -1, "dlm_start_acc": 0.9, "dlm_frac": 0.5, "dlm_weight": 1.0, "dlm_lookahead": 1,
     "log_every": 10, "eval_every": 500, "eval_n": 10, "ckpt_every": 100, "snapshot_every": 2000,
     "max_minutes": 0.0, "threads": 1, "procs": 1,
+    "device": "cpu", "workers": 0, "fit_minutes": 0.0, "fit_reserve": 60.0, "dlm_start_frac": 0.0,
 }
+PER_INVOCATION = ("max_minutes", "fit_minutes")  # limits of one invocation, not of the run
+PREFETCH = 4  # steps built ahead by --workers
+FIT_FROM, FIT_TO = 10, 60  # --fit-minutes times steps FIT_FROM..FIT_TO of the invocation (after warm-up)
 SHAPE = ("dim", "layers", "heads", "kv_heads", "ffn", "seed")
 
 
@@ -95,26 +105,50 @@ def lr_at(a, step):
     return a["lr"] * (1 - f * (1 - a["min_lr_frac"]))
 
 
-def save(path, model, opt, step, packer, a, extra):
+def save(path, model, opt, step, data_state, a, extra):
     tmp = path + ".tmp"
     torch.save({
-        "model": model.state_dict(), "opt": opt.state_dict(), "step": step, "data": packer.state(),
+        "model": model.state_dict(), "opt": opt.state_dict(), "step": step, "data": data_state,
         "args": a, "config": model.cfg.to_dict(), "extra": extra,
         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
     }, tmp)
     os.replace(tmp, path)
 
 
+def worker_init():
+    """A batch-building process: one thread; Ctrl-C is the trainer's to handle (it checkpoints first)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+
+
+def build_share(job):
+    """The micro-batches of one step that one rank computes: job = (step, [(i, rows)], n_dlm, consts).
+    Every micro-batch has its own generator, so neither --procs nor --workers changes a step."""
+    step, share, n_dlm, c = job
+    return [make_batch(rows, c["T"], c["mask"], c["eot"], np.random.default_rng([c["seed"], 1, step, i]), i < n_dlm,
+                       c["lookahead"], with_mask=c["with_mask"]) for i, rows in share]
+
+
+def to_device(mb, dev):
+    """A batch from make_batch on `dev`, its attention mask built there if it was left out."""
+    out = {**mb, "tokens": mb["tokens"].to(dev), "pos": mb["pos"].to(dev),
+           "ar": tuple(t.to(dev) for t in mb["ar"]), "dlm": tuple(t.to(dev) for t in mb["dlm"])}
+    out["allowed"] = mb["allowed"].to(dev) if mb["allowed"] is not None else attention_mask({k: v.to(dev) for k, v in mb["layout"].items()})
+    return out
+
+
 def main():
+    t_invoked = time.time()
     name, resume, given = parse()
     rank, world = int(os.environ.get("TRAIN_RANK", "0")), int(os.environ.get("TRAIN_WORLD", "1"))
     run_dir = os.path.join(given.get("runs", DEFAULTS["runs"]), name)
     ckpt_path = os.path.join(run_dir, "ckpt.pt")
     ck = None
     if resume:
-        ck = torch.load(ckpt_path)
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)  # ours: holds numpy RNG state
         a = {**DEFAULTS, **ck["args"]}  # options added since the run began take their defaults
-        a["max_minutes"] = DEFAULTS["max_minutes"]  # a limit of one invocation, not of the run
+        for k in PER_INVOCATION:
+            a[k] = DEFAULTS[k]
         for k, v in given.items():
             if k in SHAPE and v != a[k]:
                 sys.exit(f"--{k} cannot change on resume (checkpoint has {a[k]})")
@@ -128,11 +162,24 @@ def main():
         sys.exit(f"--data {a['data']}: its vocabulary differs from the checkpoint's ({ck['args']['data']}); make it with --vocab-from")
     if a["procs"] < 1 or (a["batch"] // a["micro"]) % a["procs"] != 0:
         sys.exit(f"--procs {a['procs']}: must divide the {a['batch'] // a['micro']} micro-batches of a step")
+    if a["dlm_start_frac"] > 0 and a["dlm_start"] >= 0:
+        sys.exit("--dlm-start and --dlm-start-frac: give one")
+    if not 0 <= a["dlm_start_frac"] < 1:
+        sys.exit(f"--dlm-start-frac {a['dlm_start_frac']}: must be in [0, 1)")
+    if a["device"] != "cpu" and not (a["device"].startswith("cuda") and torch.cuda.is_available()):
+        sys.exit(f"--device {a['device']}: " + ("no CUDA device here" if a["device"].startswith("cuda") else "cpu or cuda[:N]"))
+    if a["procs"] > 1 and a["device"] != "cpu":
+        sys.exit("--procs is for CPU training (one CPU each); on a GPU give --workers for batch building")
     if a["procs"] > 1 and "TRAIN_RANK" not in os.environ:
         sys.exit(launch(a["procs"]))
     if world > 1:
         dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{os.environ['TRAIN_PORT']}", rank=rank, world_size=world)
     lead = rank == 0
+    # batch-building processes are forked before CUDA starts (a forked CUDA context is unusable)
+    pool = multiprocessing.get_context("fork").Pool(a["workers"], initializer=worker_init) if a["workers"] > 0 else None
+    dev = torch.device(a["device"])
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # the f32 head and attention; BitLinear runs in bf16 anyway
     os.makedirs(run_dir, exist_ok=True)
     torch.set_num_threads(a["threads"])
     torch.manual_seed(a["seed"])
@@ -143,7 +190,7 @@ def main():
     eot, eos, mask_id = info["eot"], info["eos"], info["mask"]
     cfg = Config(vocab_size=info["vocab"], dim=a["dim"], n_layers=a["layers"], n_heads=a["heads"],
                  n_kv_heads=a["kv_heads"], ffn_dim=a["ffn"])
-    model = Model(cfg)
+    model = Model(cfg).to(dev)
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "embed" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a["wd"]}, {"params": no_decay, "weight_decay": 0.0}],
@@ -152,6 +199,7 @@ def main():
     val = Split(os.path.join(a["data"], "val"))
     packer = Packer(train, a["T"], a["seed"])
     step, extra = 0, {"train_seconds": 0.0}
+    data_state = packer.state()  # the data position after the last step taken (the packer runs ahead with --workers)
     if ck is not None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
@@ -160,6 +208,7 @@ def main():
             extra.setdefault("data_history", []).append({"step": step, "data": a["data"]})
         else:
             packer.epoch, packer.index = ck["data"]["epoch"], ck["data"]["index"]
+            data_state = packer.state()
         torch.set_rng_state(ck["rng"]["torch"])
         np.random.set_state(ck["rng"]["numpy"])
         random.setstate(ck["rng"]["python"])
@@ -168,13 +217,21 @@ def main():
         # not begun yet: the latest --dlm-start decides (-1: only the accuracy rule); once begun, it stays on
         if "dlm_start" in given or prev is None:
             extra["dlm_from"] = max(step, a["dlm_start"]) if a["dlm_start"] >= 0 else None
+
+    def place_dlm_start():
+        """--dlm-start-frac: block diffusion from that fraction of the (possibly just fitted) steps."""
+        if a["dlm_start_frac"] > 0 and (extra.get("dlm_from") is None or extra["dlm_from"] > step):
+            extra["dlm_from"] = max(step, int(a["steps"] * a["dlm_start_frac"]))
+
+    place_dlm_start()
     if lead:
         json.dump(a, open(os.path.join(run_dir, "args.json"), "w"), indent=2)
     emb, body = model.n_params()
     log = print if lead else (lambda *_a, **_k: None)
     log(f"run {name}: step {step}/{a['steps']}, {body / 1e6:.2f} M ternary + {emb / 1e6:.2f} M embedding parameters, "
           f"vocab {cfg.vocab_size}, data {train.ids.size / 1e6:.1f} M tokens ({train.n_docs} docs), "
-          f"epoch {packer.epoch} doc {packer.index}" + (f", {world} processes" if world > 1 else ""), flush=True)
+          f"epoch {packer.epoch} doc {packer.index}" + (f", {world} processes" if world > 1 else "")
+          + (f", device {dev}" if dev.type != "cpu" else "") + (f", {a['workers']} batch workers" if pool else ""), flush=True)
 
     items = [json.loads(l) for l in open(os.path.join(a["data"], "eval.jsonl"))]
     by_fam = {}
@@ -199,6 +256,7 @@ def main():
         tot = {"all": [0.0, 0.0], "answers": [0.0, 0.0], "dlm": [0.0, 0.0]}
         for i in range(12):
             b = make_batch([vp.row() for _ in range(a["micro"])], a["T"], mask_id, eot, np.random.default_rng([7, i]), True, bool(a["dlm_lookahead"]))
+            b = to_device(b, dev)
             h, _ = model.hidden(b["tokens"], b["pos"], b["allowed"])
             h = h.reshape(-1, cfg.dim)
             for key, (idx, tgt, w, cls) in (("all", b["ar"]), ("dlm", b["dlm"])):
@@ -213,29 +271,52 @@ def main():
     t_start = time.time()
     t_log, toks_log, clean_log = time.time(), 0, 0
     sums = {"ar": 0.0, "ans": 0.0, "dlm": 0.0, "n": 0}
+    consts = {"T": a["T"], "mask": mask_id, "eot": eot, "seed": a["seed"], "lookahead": bool(a["dlm_lookahead"]),
+              "with_mask": dev.type == "cpu"}  # on a GPU the mask is built there
+
+    def plan(s):
+        """Step s's rows (the packer advances here, in order) and the job that builds this rank's share.
+        Block diffusion joins once AR answers are right: from --dlm-start(-frac), or from the first
+        evaluation whose AR exact match reaches --dlm-start-acc (recorded, so a resumed run keeps it);
+        with --workers a change reaches the steps not yet planned."""
+        dlm = extra.get("dlm_from") is not None and s >= extra["dlm_from"]
+        n_mb = a["batch"] // a["micro"]
+        n_dlm = round(n_mb * a["dlm_frac"]) if dlm else 0  # micro-batches that carry noisy windows
+        rows = [[packer.row() for _ in range(a["micro"])] for _ in range(n_mb)]
+        job = (s, [(i, rows[i]) for i in range(rank, n_mb, world)], n_dlm, consts)
+        return s, dlm, packer.state(), (pool.apply_async(build_share, (job,)) if pool else job)
+
+    queue = collections.deque()
+    # --fit-minutes: time FIT_TO - FIT_FROM steps, then set --steps to what fits in the time left
+    # (--fit-reserve kept for the last evaluation and writes); the schedule (decay over the last
+    # --decay-frac) follows the new count. Steps with block diffusion cost more (longer rows), so the fit
+    # is made again once they have begun, while the decay is still ahead.
+    first = step
+    fit, fit_t0 = {"from": first + FIT_FROM, "to": first + FIT_TO, "again": False}, None
     model.train()
     while step < a["steps"]:
-        # Block diffusion joins once AR answers are right: from --dlm-start, or from the first evaluation
-        # whose AR exact match reaches --dlm-start-acc (recorded, so a resumed run keeps it).
-        dlm = extra.get("dlm_from") is not None and step >= extra["dlm_from"]
-        for g in opt.param_groups:
-            g["lr"] = lr_at(a, step)
         # The batch runs as micro-batches of --micro rows: activations stay cache-sized (elementwise
         # ops dominate this model's step and are memory-bound). Losses are normalised over the batch.
         # Every rank draws the step's rows (the packer stays in step everywhere) and builds its share of
         # the micro-batches, each with its own generator, so the step does not depend on --procs.
-        n_mb = a["batch"] // a["micro"]
-        n_dlm = round(n_mb * a["dlm_frac"]) if dlm else 0  # micro-batches that carry noisy windows
-        rows = [[packer.row() for _ in range(a["micro"])] for _ in range(n_mb)]
-        mbs = [make_batch(rows[i], a["T"], mask_id, eot, np.random.default_rng([a["seed"], 1, step, i]), i < n_dlm,
-                          bool(a["dlm_lookahead"])) for i in range(rank, n_mb, world)]
+        while len(queue) < (PREFETCH if pool else 1) and (not queue or queue[-1][0] + 1 < a["steps"]):
+            queue.append(plan(queue[-1][0] + 1 if queue else step))
+        planned, dlm, state_after, work = queue.popleft()
+        assert planned == step
+        mbs = work.get() if pool else build_share(work)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(a, step)
         w = torch.tensor([float(sum(mb["ar"][2].sum() for mb in mbs)), float(sum(mb["dlm"][2].sum() for mb in mbs))], dtype=torch.float64)
         if world > 1:
             dist.all_reduce(w)
         w_ar, w_dlm = float(w[0]), float(w[1])
         opt.zero_grad(set_to_none=True)
-        sums_step = {"ar": 0.0, "dlm": 0.0, "ans": 0.0, "ans_n": 0, "toks": 0, "clean": 0}
+        acc = torch.zeros(4, dtype=torch.float64, device=dev)  # ar, dlm, answer loss, answer tokens (no sync per micro-batch)
+        toks = clean = 0
         for mb in mbs:
+            toks += a["micro"] * mb["L"]
+            clean += mb["n_clean"]
+            mb = to_device(mb, dev)
             h, _ = model.hidden(mb["tokens"], mb["pos"], mb["allowed"])
             h = h.reshape(-1, cfg.dim)
             idx, tgt, w, cls = mb["ar"]
@@ -243,23 +324,22 @@ def main():
             loss_ar = (ce * w).sum() / w_ar
             loss = loss_ar
             sel = cls == 3
-            sums_step["ans"] += float(ce[sel].sum()); sums_step["ans_n"] += int(sel.sum())
-            sums_step["ar"] += float(loss_ar)
+            acc[0] += loss_ar.detach()
+            acc[2] += (ce.detach() * sel).sum()
+            acc[3] += sel.sum()
             if w_dlm > 0 and len(mb["dlm"][0]):
                 idx, tgt, w, _ = mb["dlm"]
                 ce_d = F.cross_entropy(model.logits(h[idx]), tgt, reduction="none")
                 loss_dlm = (ce_d * w).sum() / w_dlm
                 loss = loss + a["dlm_weight"] * loss_dlm
-                sums_step["dlm"] += float(loss_dlm)
+                acc[1] += loss_dlm.detach()
             loss.backward()
-            sums_step["toks"] += a["micro"] * mb["L"]
-            sums_step["clean"] += mb["n_clean"]
         # one exchange per step: the gradients (summed: losses are normalised over the whole batch),
         # the loss figures, and whether any rank was asked to stop
-        stats = torch.tensor([*sums_step.values(),
-                              1.0 if stop["sig"] is not None else 0.0,
-                              1.0 if a["max_minutes"] > 0 and time.time() - t_start > a["max_minutes"] * 60 else 0.0],
-                             dtype=torch.float64)
+        stats = torch.cat([acc.cpu(), torch.tensor([toks, clean,
+                           1.0 if stop["sig"] is not None else 0.0,
+                           1.0 if a["max_minutes"] > 0 and time.time() - t_start > a["max_minutes"] * 60 else 0.0],
+                           dtype=torch.float64)])
         if world > 1:
             params = list(model.parameters())
             flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
@@ -269,7 +349,7 @@ def main():
             for p in params:
                 p.grad = flat[off:off + p.numel()].view_as(p)  # views of the fresh summed buffer
                 off += p.numel()
-        got = dict(zip([*sums_step, "stop", "out_of_time"], stats.tolist()))
+        got = dict(zip(["ar", "dlm", "ans", "ans_n", "toks", "clean", "stop", "out_of_time"], stats.tolist()))
         sums["ar"] += got["ar"]; sums["dlm"] += got["dlm"]
         sums["ans"] += got["ans"] / max(1.0, got["ans_n"])
         toks_log += int(got["toks"]); clean_log += int(got["clean"])
@@ -280,6 +360,22 @@ def main():
         opt.step()
         step += 1
         sums["n"] += 1
+        data_state = state_after
+        if a["fit_minutes"] > 0 and step == fit["from"]:
+            fit_t0 = time.time()
+        if a["fit_minutes"] > 0 and step == fit["to"]:
+            per_step = (time.time() - fit_t0) / (FIT_TO - FIT_FROM)
+            left = a["fit_minutes"] * 60 - (time.time() - t_invoked) - a["fit_reserve"]
+            a["steps"] = max(step + 1, step + int(left / per_step))
+            if not fit["again"]:
+                place_dlm_start()
+            log(f"fit: {per_step:.3f} s/step" + (" with block diffusion" if dlm else "") + f", {left:.0f} s left -> --steps {a['steps']}"
+                + (f", block diffusion from step {extra['dlm_from']}" if a["dlm_start_frac"] > 0 and not fit["again"] else ""), flush=True)
+            d = extra.get("dlm_from")
+            if not fit["again"] and d is not None and d > step and d + FIT_TO < a["steps"] * (1 - a["decay_frac"]):
+                fit = {"from": d + FIT_FROM, "to": d + FIT_TO, "again": True}
+            if lead:
+                json.dump(a, open(os.path.join(run_dir, "args.json"), "w"), indent=2)
 
         if step % a["log_every"] == 0 and lead:
             dt = time.time() - t_log
@@ -322,9 +418,9 @@ def main():
             extra["dlm_from"] = None if int(flag) < 0 else int(flag)
 
         if lead and (step % a["ckpt_every"] == 0 or step == a["steps"] or stop["sig"] is not None or out_of_time):
-            save(ckpt_path, model, opt, step, packer, a, extra)
+            save(ckpt_path, model, opt, step, data_state, a, extra)
             if a["snapshot_every"] > 0 and step % a["snapshot_every"] == 0:
-                save(os.path.join(run_dir, f"ckpt-{step}.pt"), model, opt, step, packer, a, extra)
+                save(os.path.join(run_dir, f"ckpt-{step}.pt"), model, opt, step, data_state, a, extra)
         if stop["sig"] is not None or out_of_time:
             why = f"signal {stop['sig']}" if stop["sig"] is not None else "--max-minutes"
             log(f"stopped by {why} at step {step}; checkpoint saved: resume with --resume", flush=True)

@@ -4,6 +4,7 @@ counts forward passes the same way (block passes + commit passes; the prompt's p
 """
 import json
 
+import numpy as np
 import torch
 
 from model import Model
@@ -109,6 +110,27 @@ class Detok:
                 continue
             out += bytes(self.byte[c] for c in t)
         return out.decode("utf-8", errors="replace")
+
+
+@torch.no_grad()
+def recall_probe(model, bos, lo, hi, trials=16, pairs=6, seed=0):
+    """Associative recall, the mechanism lookups need (induction): BOS, `pairs` (key, value) pairs of random
+    tokens from ids [lo, hi), then the same pairs in another order; returns the fraction of second-half
+    values that are the argmax right after their key. A model that only copies by position scores ~0."""
+    was_training = model.training
+    model.eval()
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(trials):
+        toks = rng.choice(np.arange(lo, hi), 2 * pairs, replace=False).tolist()
+        keys, values = toks[:pairs], toks[pairs:]
+        again = rng.permutation(pairs).tolist()
+        ids = [bos] + [t for k, v in zip(keys, values) for t in (k, v)] + [t for i in again for t in (keys[i], values[i])]
+        logits, _ = _run(model, ids, 0, None, True)
+        first = 1 + 2 * pairs
+        hits += sum(int(logits[first + 2 * j].argmax()) == ids[first + 2 * j + 1] for j in range(pairs))
+    model.train(was_training)
+    return hits / (trials * pairs)
 
 
 def evaluate(model, items, detok, eog, mask_id, dlm=True, max_new=64, threshold=0.9, lookahead=True):

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import ANSWER_START, make_batch  # noqa: E402
-from decode import _run  # noqa: E402
+from decode import _run, recall_probe  # noqa: E402
 from export import read_safetensors, write_safetensors  # noqa: E402
 from model import BitLinearFn, Config, Model, quantise_activations, ternarise  # noqa: E402
 
@@ -73,6 +73,36 @@ class LayoutMatchesDecoder(unittest.TestCase):
         idx, tgt, w, _ = b["dlm"]
         self.assertTrue(bool((toks.reshape(-1)[idx + 1] == MASK).all()))
         self.assertTrue(bool((w > 0).all()))
+
+
+class RecallProbe(unittest.TestCase):
+    class Oracle(torch.nn.Module):
+        """Predicts, after each token, what followed its last earlier occurrence (perfect induction), or,
+        with induction=False, the token itself (a model that only looks at the current position)."""
+
+        def __init__(self, vocab, induction):
+            super().__init__()
+            self.embed_tokens = torch.nn.Embedding(vocab, 1)
+            self.vocab, self.induction = vocab, induction
+
+        def hidden(self, tokens, pos, allowed, caches=None):
+            ids = tokens[0].tolist()
+            h = torch.zeros(1, len(ids), self.vocab)
+            for i, t in enumerate(ids):
+                earlier = [j for j in range(i) if ids[j] == t] if self.induction else []
+                h[0, i, ids[earlier[-1] + 1] if earlier else t] = 1.0
+            return h, None
+
+        def logits(self, h):
+            return h
+
+    def test_scores_induction_and_not_position(self):
+        self.assertEqual(recall_probe(self.Oracle(64, True), 0, 10, 64, trials=4), 1.0)
+        self.assertEqual(recall_probe(self.Oracle(64, False), 0, 10, 64, trials=4), 0.0)
+        torch.manual_seed(0)
+        fresh = Model(Config(vocab_size=64, dim=64, n_layers=1, n_heads=2, n_kv_heads=2, ffn_dim=128))
+        self.assertLess(recall_probe(fresh, 0, 10, 64), 0.2)  # an untrained model: near chance (1/54)
+        self.assertTrue(fresh.training)  # left as it was found
 
 
 class BitLinearMatchesReference(unittest.TestCase):

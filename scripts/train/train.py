@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import Packer, Split, attention_mask, make_batch  # noqa: E402
-from decode import Detok, evaluate  # noqa: E402
+from decode import Detok, evaluate, recall_probe  # noqa: E402
 from model import Config, Model  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -398,11 +398,13 @@ def main():
             t0 = time.time()
             vl = val_loss()
             ev = evaluate(model, eval_items, detok, {eot, eos}, mask_id, dlm=dlm, lookahead=bool(a["dlm_lookahead"]))
+            ev["recall"] = recall_probe(model, info["bos"], max(info[k] for k in ("bos", "eos", "eot", "mask")) + 1, cfg.vocab_size)
             rec = {"step": step, "val": vl, **ev, "eval_seconds": time.time() - t0}
             fam = " ".join(f"{k} {v:.2f}" for k, v in ev["ar_by_family"].items())
             log(f"eval {step}: val ar {vl['all']:.4f} answers {vl['answers']:.4f} dlm {vl['dlm']:.4f} | "
                   f"AR exact {ev['ar_acc']:.3f} ({fam})"
                   + (f" | DLM exact {ev['dlm_acc']:.3f} tokens/pass {ev['dlm_tokens_per_pass']:.2f}" if dlm else "")
+                  + f" | recall {ev['recall']:.2f}"
                   + f" [{rec['eval_seconds']:.0f}s]", flush=True)
             for p_, want, got in ev["wrong_examples"]:
                 log(f"  wrong: {p_!r} -> {got!r} (want {want!r})", flush=True)

@@ -10,10 +10,11 @@
 // The random fixture's logits are flat (near-ties everywhere), so the scheme alone flips ~3.5% of its
 // argmaxes; on the trained default model, in its own domain where its logits are peaked, per-token top-1
 // agrees at ≥ 98% (on English it has never seen, its logits are flat again and the scheme flips ~6%).
-import { readFileSync } from "node:fs";
 import { probeCommittedCache } from "./support/dlm-cache.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { ensureFixtures } from "../scripts/fixtures.ts";
+import { readEvalSet } from "../src/bench/eval.ts";
+import { needsBos, renderChat } from "../src/chat/template.ts";
 import type { Engine } from "../src/engine/engine.ts";
 import { LlamaEngine } from "../src/engine/llama/llama-engine.ts";
 import { NativeEngine, type NativeEngineOptions } from "../src/engine/native/native-engine.ts";
@@ -103,13 +104,18 @@ describe("native vs llama.cpp, teacher-forced over 512 tokens of English", () =>
     const path = `${import.meta.dir}/../models/default.gguf`;
     // In its own domain (chat transcripts of the held-out tasks with their answers) the model's logits
     // are peaked; on the English text it has never seen they are flat, and the scheme alone flips argmaxes.
-    const items = readFileSync(`${import.meta.dir}/../scripts/train/eval-set.jsonl`, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    const chat = items.map((it: { prompt: string; answer: string }) =>
-      `<|start_header_id|>user<|end_header_id|>\n\n${it.prompt}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n${it.answer}<|eot_id|>`).join("");
+    const conversation = readEvalSet().flatMap((it) => [
+      { role: "user" as const, content: it.prompt },
+      { role: "assistant" as const, content: it.answer },
+    ]);
 
-    function compare(text: string, special: boolean) {
+    function compare(text: "chat" | "english") {
       const ll = new LlamaEngine({ path, nCtx: 1024, nBatch: N, nParallel: 1, threads: 1, kvF32: true });
-      const toks = Array.from(ll.tokenize(text, { addSpecial: true, parseSpecial: special })).slice(0, N);
+      const info = ll.info;
+      const chat = renderChat(info.chatTemplate, conversation, { bosToken: info.bosText, eosToken: info.eosText, addGenerationPrompt: false });
+      const toks = Array.from(text === "chat"
+        ? ll.tokenize(chat, { addSpecial: needsBos(chat, info), parseSpecial: true })
+        : ll.tokenize(ENGLISH_TEXT, { addSpecial: true, parseSpecial: false })).slice(0, N);
       const want = ll.decode(batchOf(toks, 0, 0, true), "causal").slice();
       ll.close();
       const run = (o: Partial<NativeEngineOptions>) => {
@@ -124,7 +130,7 @@ describe("native vs llama.cpp, teacher-forced over 512 tokens of English", () =>
     }
 
     test("in its domain (real, peaked logits) per-token top-1 agrees with llama.cpp at ≥ 98% of positions", () => {
-      const g = compare(chat, true);
+      const g = compare("chat");
       console.log(`default model, held-out chats, native (int8 per token) vs llama.cpp (Q8_K): ${fmt(g.vsLlama)}; native vs its Q8_K mimic: ${fmt(g.vsMimic)}`);
       expect(g.vsLlama.top1).toBeGreaterThanOrEqual(0.98);
       // the logits differ by what the activation scheme alone moves them (peaked logits are large: a few units)
@@ -132,7 +138,7 @@ describe("native vs llama.cpp, teacher-forced over 512 tokens of English", () =>
     });
 
     test("on English it has never seen, the flips are the activation scheme's: native disagrees with itself as often", () => {
-      const g = compare(ENGLISH_TEXT, false);
+      const g = compare("english");
       console.log(`default model, English, native vs llama.cpp: ${fmt(g.vsLlama)}; native vs its Q8_K mimic: ${fmt(g.vsMimic)}`);
       expect(g.vsLlama.top1).toBeGreaterThanOrEqual(g.vsMimic.top1 - 0.01);
       expect(g.vsLlama.top1).toBeGreaterThanOrEqual(0.9);

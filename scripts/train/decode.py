@@ -112,22 +112,27 @@ class Detok:
         return out.decode("utf-8", errors="replace")
 
 
+def recall_sequence(rng, lo, hi, pairs):
+    """One associative-recall task: `pairs` (key, value) pairs of distinct random tokens from ids [lo, hi),
+    then the same pairs in another order: [k1, v1, ..., kP, vP, k_a, v_a, ...] (no BOS)."""
+    toks = rng.choice(np.arange(lo, hi), 2 * pairs, replace=False).tolist()
+    again = rng.permutation(pairs).tolist()
+    return [t for i in range(pairs) for t in (toks[i], toks[pairs + i])] + [t for i in again for t in (toks[i], toks[pairs + i])]
+
+
 @torch.no_grad()
 def recall_probe(model, bos, lo, hi, trials=16, pairs=6, seed=0):
-    """Associative recall, the mechanism lookups need (induction): BOS, `pairs` (key, value) pairs of random
-    tokens from ids [lo, hi), then the same pairs in another order; returns the fraction of second-half
-    values that are the argmax right after their key. A model that only copies by position scores ~0."""
+    """Associative recall, the mechanism lookups need (induction): BOS and a recall_sequence per trial;
+    returns the fraction of second-half values that are the argmax right after their key. A model that
+    only copies by position scores ~0."""
     was_training = model.training
     model.eval()
     rng = np.random.default_rng(seed)
     hits = 0
+    first = 1 + 2 * pairs  # the second half's first key
     for _ in range(trials):
-        toks = rng.choice(np.arange(lo, hi), 2 * pairs, replace=False).tolist()
-        keys, values = toks[:pairs], toks[pairs:]
-        again = rng.permutation(pairs).tolist()
-        ids = [bos] + [t for k, v in zip(keys, values) for t in (k, v)] + [t for i in again for t in (keys[i], values[i])]
+        ids = [bos] + recall_sequence(rng, lo, hi, pairs)
         logits, _ = _run(model, ids, 0, None, True)
-        first = 1 + 2 * pairs
         hits += sum(int(logits[first + 2 * j].argmax()) == ids[first + 2 * j + 1] for j in range(pairs))
     model.train(was_training)
     return hits / (trials * pairs)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model as M  # noqa: E402
+from decode import recall_sequence  # noqa: E402
 
 
 def main():
@@ -38,12 +39,7 @@ def main():
     q = torch.arange(first, L, 2)  # the second half's keys: each predicts its value
     t0 = time.time()
     for step in range(1, a.steps + 1):
-        seqs = []
-        for _ in range(B):
-            toks = rng.choice(np.arange(10, V), 2 * P, replace=False)
-            again = rng.permutation(P)
-            seqs.append([0] + [t for k, v in zip(toks[:P], toks[P:]) for t in (k, v)] + [t for i in again for t in (toks[i], toks[P + i])])
-        x = torch.tensor(seqs)
+        x = torch.tensor([[0] + recall_sequence(rng, 10, V, P) for _ in range(B)])
         h, _ = m.hidden(x, pos, allowed)
         logits = m.logits(h[:, q])
         loss = F.cross_entropy(logits.reshape(-1, V), x[:, q + 1].reshape(-1))

@@ -156,7 +156,6 @@ def main():
     val = Split(os.path.join(a["data"], "val"))
     packer = Packer(train, a["T"], a["seed"])
     step, extra = 0, {"train_seconds": 0.0}
-    data_state = packer.state()  # the data position after the last step taken (the packer runs ahead with --workers)
     if ck is not None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
@@ -165,10 +164,10 @@ def main():
             extra.setdefault("data_history", []).append({"step": step, "data": a["data"]})
         else:
             packer.epoch, packer.index = ck["data"]["epoch"], ck["data"]["index"]
-            data_state = packer.state()
         torch.set_rng_state(ck["rng"]["torch"])
         np.random.set_state(ck["rng"]["numpy"])
         random.setstate(ck["rng"]["python"])
+    data_state = packer.state()  # the data position after the last step taken (the packer runs ahead with --workers)
     prev = extra.get("dlm_from")
     if prev is None or prev > step:
         # not begun yet: the latest --dlm-start decides (-1: only the accuracy rule); once begun, it stays on

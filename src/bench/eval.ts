@@ -9,6 +9,7 @@
 // sees, the figure block diffusion is meant to raise; with several, plain decoding batches across them too.
 // --show-wrong N prints up to N wrong answers per engine and mode; --json also holds every output.
 // Generation tokens/s leaves out each prompt's prefill (its timings' generationMs); end-to-end includes it.
+// Each engine also gets the associative-recall probe (recallProbe), the mechanism the lookup family needs.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { needsBos, renderChat } from "../chat/template.ts";
@@ -18,14 +19,66 @@ import type { Job, JobEvent } from "../engine/protocol.ts";
 import { Scheduler } from "../engine/scheduler.ts";
 import { DLM_DEFAULTS, resolveDlm } from "../generate/dlm-config.ts";
 import { defaultSampling } from "../generate/sampler.ts";
+import { Rng } from "../generate/rng.ts";
 import { arg } from "./args.ts";
+import { batchAt } from "./batch.ts";
 
 const root = join(import.meta.dir, "..", "..");
 
-interface Item {
+export interface Item {
   family: string;
   prompt: string;
   answer: string;
+}
+
+/** The held-out task set, scripts/train/eval-set.jsonl (never trained on). */
+export function readEvalSet(): Item[] {
+  return readFileSync(join(root, "scripts", "train", "eval-set.jsonl"), "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Item);
+}
+
+/**
+ * Associative recall, the mechanism a lookup needs (induction): per trial, BOS, `pairs` (key, value)
+ * pairs of distinct random ordinary tokens, then the same pairs in another order; returns the fraction
+ * of second-half values that are the argmax right after their key. A model that only copies by
+ * position scores about 0; one with induction heads recalls most pairs. Uses sequence 0.
+ */
+export function recallProbe(engine: Engine, trials = 32, pairs = 6, seed = 0): number {
+  const { nVocab: V, bos, maskToken } = engine.info;
+  const ordinary: number[] = [];
+  for (let t = 0; t < V; t++) {
+    if (t !== bos && t !== maskToken && !engine.isEog(t) && engine.tokenBytes(t, false).length > 0) ordinary.push(t);
+  }
+  const rng = new Rng(seed);
+  const below = (n: number) => Math.floor(rng.nextFloat() * n);
+  let hits = 0;
+  for (let trial = 0; trial < trials; trial++) {
+    for (let i = 0; i < 2 * pairs; i++) {
+      const j = i + below(ordinary.length - i); // partial Fisher-Yates: ordinary[0, 2·pairs) are the draw
+      [ordinary[i], ordinary[j]] = [ordinary[j]!, ordinary[i]!];
+    }
+    const order = Array.from({ length: pairs }, (_, i) => i);
+    for (let i = pairs - 1; i > 0; i--) {
+      const j = below(i + 1);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    const pair = (i: number) => [ordinary[i]!, ordinary[pairs + i]!];
+    const head = bos === null ? [] : [bos];
+    const ids = [...head, ...Array.from({ length: pairs }, (_, i) => pair(i)).flat(), ...order.map(pair).flat()];
+    engine.kvClear(0);
+    const logits = engine.decode(batchAt(ids, 0, ids.length), "causal");
+    engine.kvClear(0);
+    const first = head.length + 2 * pairs; // the second half's first key
+    for (let k = 0; k < pairs; k++) {
+      const row = logits.subarray((first + 2 * k) * V, (first + 2 * k + 1) * V);
+      let best = 0;
+      for (let t = 1; t < V; t++) if (row[t]! > row[best]!) best = t;
+      if (best === ids[first + 2 * k + 1]) hits++;
+    }
+  }
+  return hits / (trials * pairs);
 }
 
 interface RunResult {
@@ -86,10 +139,7 @@ const exact = (output: string, it: Item): boolean => output.trim() === it.answer
 
 async function main(argv: string[]): Promise<void> {
   const model = arg(argv, "--model") ?? join(root, "models", "default.gguf");
-  const all = readFileSync(join(root, "scripts", "train", "eval-set.jsonl"), "utf8")
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as Item);
+  const all = readEvalSet();
   const known = [...new Set(all.map((i) => i.family))];
   const wanted = arg(argv, "--families")?.split(",").map((f) => f.trim()) ?? known;
   const unknown = wanted.filter((f) => !known.includes(f));
@@ -104,6 +154,7 @@ async function main(argv: string[]): Promise<void> {
   if (look !== "true" && look !== "false") throw new Error(`--dlm-lookahead must be true or false, got ${look}`);
   const lookahead = look === "true";
   const results: RunResult[] = [];
+  const recall: Record<string, number> = {};
   for (const name of engines) {
     const engine = openEngine({ engine: name, model, nCtx: 512, nBatch: 512, nParallel: parallel, threads, queueLimit: 1, queueTimeoutMs: 1 });
     try {
@@ -135,6 +186,7 @@ async function main(argv: string[]): Promise<void> {
           tokensPerS: r.tokens / r.seconds, generationTokensPerS: r.tokens / Math.max(1e-9, r.generationS), tokensPerPass: mode === "dlm" ? r.tokens / Math.max(1, r.passes) : null,
         });
       }
+      recall[name] = recallProbe(engine);
     } finally {
       engine.close();
     }
@@ -152,6 +204,7 @@ async function main(argv: string[]): Promise<void> {
         ` | ${r.generationTokensPerS.toFixed(0)} | ${r.tokensPerS.toFixed(0)} | ${r.tokensPerPass?.toFixed(2) ?? "1"} |`,
     ),
   ];
+  lines.push("", `associative recall (what lookups need; 32 trials of 6 random token pairs): ${engines.map((e) => `${e} ${recall[e]!.toFixed(3)}`).join(", ")}`);
   console.log(lines.join("\n"));
   for (const r of showWrong > 0 ? results : []) {
     const wrong = items.map((it, i) => [it, r.outputs[i]!] as const).filter(([it, out]) => !exact(out, it));
@@ -159,7 +212,7 @@ async function main(argv: string[]): Promise<void> {
     for (const [it, out] of wrong.slice(0, showWrong)) console.log(`  ${JSON.stringify(it.prompt)} -> ${JSON.stringify(out)} (want ${JSON.stringify(it.answer)})`);
   }
   const json = arg(argv, "--json");
-  if (json) writeFileSync(json, JSON.stringify({ model, items: items.length, results }, null, 1));
+  if (json) writeFileSync(json, JSON.stringify({ model, items: items.length, results, recall }, null, 1));
 }
 
 if (import.meta.main) {

@@ -10,22 +10,12 @@
 // its ratio to the 1-token pass.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Batch, Engine } from "../engine/engine.ts";
+import type { Engine } from "../engine/engine.ts";
 import { LlamaEngine } from "../engine/llama/llama-engine.ts";
 import { NativeEngine } from "../engine/native/native-engine.ts";
 import { HEAD_MODES, type HeadMode } from "../engine/native/weights.ts";
 import { arg } from "./args.ts";
-
-function batchAt(tokens: number[], start: number, want: number): Batch {
-  const n = tokens.length;
-  return {
-    n,
-    tokens: Int32Array.from(tokens),
-    positions: Int32Array.from(tokens, (_, i) => start + i),
-    seqIds: new Int32Array(n),
-    wantLogits: Uint8Array.from(tokens, (_, i) => (i < want ? 1 : 0)),
-  };
-}
+import { batchAt } from "./batch.ts";
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,5 +1,6 @@
 // A deterministic Engine in pure TypeScript for scheduler and generation tests: a byte vocabulary
-// (ids 0..255) plus EOS (256), where each token predicts "previous + 1" and byte `eosAfter` predicts EOS.
+// (ids 0..255) plus EOS (256), where each token predicts "previous + 1" and byte `eosAfter` predicts EOS
+// (with `induction`: what followed the token's last earlier occurrence in the sequence, when there is one).
 // It keeps a per-sequence cache of positions and rejects any batch that does not continue it.
 import type { AttentionMode, Batch, Engine, ModelInfo, TokenizeOptions } from "../../src/engine/engine.ts";
 
@@ -13,8 +14,9 @@ export class FakeEngine implements Engine {
   decodes: { n: number; seqs: number[]; attention: AttentionMode }[] = [];
   private out: Float32Array;
 
-  constructor(opts: { nCtx?: number; nBatch?: number; nSeqMax?: number; eosAfter?: number } = {}) {
+  constructor(opts: { nCtx?: number; nBatch?: number; nSeqMax?: number; eosAfter?: number; induction?: boolean } = {}) {
     this.eosAfter = opts.eosAfter ?? -1;
+    this.induction = opts.induction ?? false;
     this.info = {
       arch: "fake", name: "fake", format: "f32", nVocab: 257, nCtx: opts.nCtx ?? 256, nCtxTrain: 256,
       nEmbd: 8, nLayers: 1, nHeads: 1, nKvHeads: 1, nBatch: opts.nBatch ?? 64, nSeqMax: opts.nSeqMax ?? 4,
@@ -24,6 +26,7 @@ export class FakeEngine implements Engine {
     this.out = new Float32Array(this.info.nBatch * this.info.nVocab);
   }
   private readonly eosAfter: number;
+  private readonly induction: boolean;
 
   tokenize(text: string, _o: TokenizeOptions): Int32Array {
     return Int32Array.from(new TextEncoder().encode(text));
@@ -49,7 +52,8 @@ export class FakeEngine implements Engine {
         const row = this.out.subarray(rows * V, (rows + 1) * V);
         row.fill(0);
         const t = b.tokens[i];
-        row[t === this.eosAfter ? FAKE_EOS : (t + 1) % 256] = 10;
+        const seen = this.induction ? c.lastIndexOf(t, c.length - 2) : -1;
+        row[seen >= 0 ? c[seen + 1] : t === this.eosAfter ? FAKE_EOS : (t + 1) % 256] = 10;
         rows++;
       }
     }
